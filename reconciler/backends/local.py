@@ -1,0 +1,325 @@
+"""The embedded workspace ``local:PATH``: an SQLite file that behaves like an Azure ML workspace.
+
+Like the service it has the built-in ``workspaceblobstore`` (the default) and
+``workspacefilestore``, compares names case-insensitively, hides secrets from listings (they
+live in a separate file of mode 0600, returned only by :meth:`read_secrets`), rejects malformed
+registrations, and records whether a registration was validated. Each write is one
+transaction across both files; a second process waits for the lock, then fails clearly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from reconciler.backends.base import Capabilities, WriteRequest
+from reconciler.errors import BackendError, ChangedSincePlanError
+from reconciler.manifest.models import DATASTORE_MODELS
+from reconciler.secrets.value import MASK, SecretValue
+from reconciler.state import RegisteredDatastore, SecretObservation, WorkspaceSnapshot
+
+SCHEMA_VERSION = "1"
+LOCK_TIMEOUT_SECONDS = 30.0
+LOCAL_BUILTINS = ("workspaceblobstore", "workspacefilestore")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS datastores (
+    key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    builtin INTEGER NOT NULL DEFAULT 0,
+    validated INTEGER,
+    revision INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    modified_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS vault.secrets (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+"""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` with mode 0600 (or tighten it) before SQLite opens it."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+
+
+class LocalWorkspace:
+    """A workspace in an SQLite file; see the module docstring for the behaviour it mimics."""
+
+    def __init__(self, path: str | os.PathLike[str], uri: str | None = None) -> None:
+        self.path = Path(path)
+        self.secrets_path = self.path.with_name(self.path.name + ".secrets")
+        self.uri = uri or f"local:{path}"
+        self.capabilities = Capabilities(atomic_replace=True, max_parallelism=1)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(self.secrets_path)
+            self._db = sqlite3.connect(
+                self.path, timeout=LOCK_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("ATTACH DATABASE ? AS vault", (str(self.secrets_path),))
+            self._initialise()
+        except sqlite3.DatabaseError as exc:
+            raise BackendError(f"cannot open local workspace {self.path}: {exc}") from None
+        except OSError as exc:
+            raise BackendError(f"cannot open local workspace {self.path}: {exc.strerror}") from None
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locked) transaction; a lock held elsewhere becomes a clear error."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    raise BackendError(
+                        f"the local workspace {self.path} is locked by another reconciler process "
+                        f"(waited {LOCK_TIMEOUT_SECONDS:.0f} s); try again when it has finished",
+                        retryable=True,
+                    ) from None
+                raise
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _initialise(self) -> None:
+        row = None
+        with suppress(sqlite3.OperationalError):
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None:
+            if row[0] != SCHEMA_VERSION:
+                raise BackendError(
+                    f"local workspace {self.path} has schema version {row[0]}, expected {SCHEMA_VERSION}"
+                )
+            return
+        with self._transaction() as db:
+            for statement in filter(str.strip, _SCHEMA.split(";")):
+                db.execute(statement)  # not executescript: it would commit this transaction early
+            if db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone():
+                return
+            workspace_id = uuid.uuid4().hex
+            now = _now()
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                [
+                    ("schema_version", SCHEMA_VERSION),
+                    ("workspace_id", workspace_id),
+                    ("revision", "2"),
+                    ("default_datastore", "workspaceblobstore"),
+                ],
+            )
+            for revision, (name, settings) in enumerate(_builtin_settings(workspace_id).items(), start=1):
+                db.execute(
+                    "INSERT INTO datastores VALUES (?, ?, ?, ?, 1, 1, ?, ?, ?)",
+                    (name, name, settings["type"], json.dumps(settings), revision, now, now),
+                )
+
+    def _next_revision(self, db: sqlite3.Connection) -> int:
+        revision = int(db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0]) + 1
+        db.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (str(revision),))
+        return revision
+
+    # ------------------------------------------------------------------ reading
+
+    def snapshot(self) -> WorkspaceSnapshot:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, type, settings, builtin, validated, revision FROM datastores ORDER BY key"
+            ).fetchall()
+            default = self._db.execute("SELECT value FROM meta WHERE key = 'default_datastore'").fetchone()
+        default_key = default[0] if default else None
+        datastores = []
+        default_name = None
+        for name, type_, settings, builtin, validated, revision in rows:
+            is_default = name.lower() == default_key
+            if is_default:
+                default_name = name
+            datastores.append(
+                RegisteredDatastore(
+                    name=name,
+                    type=type_,
+                    settings=json.loads(settings),
+                    version=str(revision),
+                    validated=None if validated is None else bool(validated),
+                    builtin=bool(builtin),
+                    is_default=is_default,
+                    known_type=type_ in DATASTORE_MODELS,
+                )
+            )
+        return WorkspaceSnapshot(uri=self.uri, datastores=tuple(datastores), default_datastore=default_name)
+
+    def read_secrets(self, names: Sequence[str]) -> dict[str, dict[str, SecretObservation]]:
+        wanted = {n.lower() for n in names}
+        if not wanted:
+            return {}
+        with self._lock:
+            rows = self._db.execute("SELECT key, data FROM vault.secrets").fetchall()
+        return {
+            key: {path: SecretValue(value) for path, value in json.loads(data).items()}
+            for key, data in rows
+            if key in wanted
+        }
+
+    # ------------------------------------------------------------------ writing
+
+    def write(self, request: WriteRequest) -> str:
+        _check_registration(request)
+        key = request.name.lower()
+        with self._transaction() as db:
+            row = db.execute("SELECT revision, builtin, created_at FROM datastores WHERE key = ?", (key,)).fetchone()
+            _check_expected(request.name, request.expected_version, row)
+            if row is not None and row[1]:
+                raise BackendError(
+                    f"{request.name} is a built-in datastore and cannot be changed", datastore=request.name
+                )
+            revision = self._next_revision(db)
+            now = _now()
+            created = now if row is None or request.replace else row[2]
+            db.execute(
+                "INSERT OR REPLACE INTO datastores VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
+                (
+                    key,
+                    request.name,
+                    request.type,
+                    json.dumps(dict(request.settings)),
+                    int(request.validate),
+                    revision,
+                    created,
+                    now,
+                ),
+            )
+            if request.secrets:
+                data = json.dumps({path: value.reveal() for path, value in request.secrets.items()})
+                db.execute("INSERT OR REPLACE INTO vault.secrets VALUES (?, ?)", (key, data))
+            else:
+                db.execute("DELETE FROM vault.secrets WHERE key = ?", (key,))
+        return str(revision)
+
+    def delete(self, name: str, *, expected_version: str) -> None:
+        key = name.lower()
+        with self._transaction() as db:
+            row = db.execute("SELECT revision, builtin, created_at FROM datastores WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise ChangedSincePlanError(f"{name} changed since plan: it is no longer registered", datastore=name)
+            _check_expected(name, expected_version, row)
+            if row[1]:
+                raise BackendError(f"{name} is a built-in datastore and cannot be deleted", datastore=name)
+            default = db.execute("SELECT value FROM meta WHERE key = 'default_datastore'").fetchone()
+            if default and default[0] == key:
+                raise BackendError(f"{name} is the default datastore and cannot be deleted", datastore=name)
+            self._next_revision(db)
+            db.execute("DELETE FROM datastores WHERE key = ?", (key,))
+            db.execute("DELETE FROM vault.secrets WHERE key = ?", (key,))
+
+    def set_default(self, name: str, *, expected_default: str | None) -> None:
+        key = name.lower()
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM datastores WHERE key = ?", (key,)).fetchone() is None:
+                raise BackendError(f"cannot make {name} the default: it is not registered", datastore=name)
+            current = db.execute("SELECT value FROM meta WHERE key = 'default_datastore'").fetchone()
+            current_key = current[0] if current else None
+            if (expected_default or "").lower() != (current_key or ""):
+                raise ChangedSincePlanError(
+                    f"the default datastore changed since plan (now {current_key}); plan again",
+                    datastore=name,
+                )
+            self._next_revision(db)
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('default_datastore', ?)", (key,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _check_expected(name: str, expected: str | None, row: Any) -> None:
+    if expected is None and row is not None:
+        raise ChangedSincePlanError(
+            f"{name} changed since plan: it was registered by someone else meanwhile", datastore=name
+        )
+    if expected is not None and (row is None or str(row[0]) != expected):
+        what = "it was deleted" if row is None else "it was modified"
+        raise ChangedSincePlanError(f"{name} changed since plan: {what} after the plan was made", datastore=name)
+
+
+def _check_registration(request: WriteRequest) -> None:
+    """What the service checks at registration: a known type, its required fields, matching secrets."""
+    model = DATASTORE_MODELS.get(request.type)
+    if model is None:
+        raise BackendError(
+            f"registration of {request.name} rejected: unknown type {request.type!r}", datastore=request.name
+        )
+    settings = request.settings
+    missing = [
+        name
+        for name, info in model.model_fields.items()
+        if info.is_required() and name not in ("name", "type", "credentials") and settings.get(name) in (None, "")
+    ]
+    credentials: Mapping[str, Any] = settings.get("credentials") or {"type": "none"}
+    kind = credentials.get("type")
+    if kind != "none" and kind not in model.CREDENTIALS:
+        missing.append(f"credentials of a supported kind (got {kind})")
+    if kind == "none" and model.CREDENTIALS_REQUIRED:
+        missing.append("credentials")
+    for field, value in credentials.items():
+        if value == MASK and not request.secrets.get(f"credentials.{field}"):
+            missing.append(f"credentials.{field}")
+    if missing:
+        raise BackendError(
+            f"registration of {request.name} rejected: missing {', '.join(missing)}", datastore=request.name
+        )
+
+
+def _builtin_settings(workspace_id: str) -> dict[str, dict[str, Any]]:
+    common = {
+        "description": None,
+        "tags": {},
+        "properties": {},
+        "owner": None,
+        "protect": False,
+        "account_name": "reconcilerlocal",
+    }
+    storage = {
+        "endpoint": "core.windows.net",
+        "protocol": "https",
+        "service_data_access_auth_identity": "none",
+        "resource_group": None,
+        "subscription_id": None,
+        "credentials": {"type": "none"},
+    }
+    return {
+        "workspaceblobstore": {
+            "type": "azure_blob",
+            **common,
+            "container_name": f"azureml-blobstore-{workspace_id[:32]}",
+            **storage,
+        },
+        "workspacefilestore": {
+            "type": "azure_file",
+            **common,
+            "file_share_name": f"azureml-filestore-{workspace_id[:32]}",
+            **storage,
+        },
+    }

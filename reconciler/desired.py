@@ -1,0 +1,81 @@
+"""From validated manifests to the desired state the planner consumes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.errors import ManifestError, Problem
+from reconciler.manifest.load import DeclaredDatastore, ManifestSet
+from reconciler.manifest.models import Datastore
+from reconciler.secrets.resolve import SecretRequest, SecretResolver, check_files
+from reconciler.state import DesiredDatastore, DesiredState
+
+
+def settings_of(model: Datastore, owner: str) -> dict[str, Any]:
+    """The normalised, secret-free settings of a declared datastore (see :mod:`reconciler.state`)."""
+    settings: dict[str, Any] = {
+        "type": model.TYPE,
+        "description": model.description or None,
+        "tags": dict(sorted(model.tags.items())),
+        "properties": dict(sorted(model.properties.items())),
+        "owner": owner,
+        "protect": model.protect,
+    }
+    settings.update(model.type_fields())
+    settings["credentials"] = model.credentials_settings()
+    return settings
+
+
+def secret_requests(manifests: ManifestSet) -> list[SecretRequest]:
+    return [
+        SecretRequest((entry.model.name.lower(), path), ref, entry.base_dir)
+        for entry in manifests.datastores
+        for path, ref in entry.model.secret_refs().items()
+    ]
+
+
+def _problems(manifests: ManifestSet, errors: dict[Any, str]) -> list[Problem]:
+    entries = {entry.model.name.lower(): entry for entry in manifests.datastores}
+    problems = []
+    for (key, path), message in errors.items():
+        entry: DeclaredDatastore = entries[key]
+        parts = path.split(".")
+        problems.append(Problem(message, entry.locate(*parts), entry.field_name(path)))
+    return problems
+
+
+def check_offline(manifests: ManifestSet) -> None:
+    """What ``validate`` can check without secrets or network: referenced files exist."""
+    errors = check_files(secret_requests(manifests))
+    if errors:
+        raise ManifestError(_problems(manifests, errors))
+
+
+def build_desired(manifests: ManifestSet, resolver: SecretResolver) -> DesiredState:
+    """Resolve every secret reference (all failures reported together) and build the desired state."""
+    resolution = resolver.resolve(secret_requests(manifests))
+    if resolution.errors:
+        raise ManifestError(_problems(manifests, resolution.errors))
+    datastores = []
+    for entry in manifests.datastores:
+        model = entry.model
+        key = model.name.lower()
+        refs = model.secret_refs()
+        datastores.append(
+            DesiredDatastore(
+                name=model.name,
+                type=model.TYPE,
+                settings=settings_of(model, manifests.owner),
+                secrets={path: resolution.values[(key, path)] for path in refs},
+                secret_refs={path: ref.text for path, ref in refs.items()},
+                skip_validation=model.skip_validation,
+                location=entry.locate(),
+            )
+        )
+    return DesiredState(
+        datastores=tuple(datastores),
+        owner=manifests.owner,
+        default_datastore=manifests.default_datastore,
+        manifest_digest=manifests.digest,
+        files=manifests.files,
+    )

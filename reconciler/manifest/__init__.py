@@ -1,0 +1,1 @@
+"""Manifest files: YAML with positions, pydantic models, secret references."""

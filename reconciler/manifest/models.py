@@ -1,0 +1,516 @@
+"""The manifest as pydantic models: one model per datastore type, one per credential kind.
+
+Field names follow the Azure ML CLI v2 datastore YAML so that ``az ml datastore`` files drop
+in. Each model knows how to turn itself into *settings*: the plain, normalised dictionary
+(defaults filled in, secrets masked) that the planner compares with what a workspace reports.
+"""
+
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    Tag,
+    WithJsonSchema,
+    field_validator,
+)
+
+from reconciler.manifest.refs import ALLOWED_FORMS, SecretRef, parse_ref
+from reconciler.secrets.value import MASK
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_]{0,254}$"
+BUILTIN_DATASTORES = frozenset(
+    {
+        "workspaceblobstore",
+        "workspacefilestore",
+        "workspaceartifactstore",
+        "workspaceworkingdirectory",
+        "azureml_globaldatasets",
+    }
+)
+RESERVED_TAG_PREFIX = "reconciler:"
+
+_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+DatastoreName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+OwnerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
+StorageAccountName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{3,24}$")]
+# Storage names: 3-63 lowercase letters, digits and single hyphens, not starting or ending with one.
+_DNS_LIKE = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+ContainerName = Annotated[
+    str, StringConstraints(pattern=rf"^(?:\$root|\$web|\$logs|{_DNS_LIKE})$", min_length=3, max_length=63)
+]
+ShareName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63)]
+FilesystemName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63)]
+Endpoint = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$")]
+ServerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
+DatabaseName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TenantId = Annotated[str, StringConstraints(pattern=rf"^(?:{_GUID}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})$")]
+ClientId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$")]
+Thumbprint = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s/$.?#][^\s]*$")]
+ResourceGroup = Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$")]
+SubscriptionId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$")]
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Protocol = Literal["https", "http"]
+IdentityMode = Literal["none", "workspace_system_assigned_identity", "workspace_user_assigned_identity"]
+
+
+def _secret_ref(value: Any) -> SecretRef:
+    if isinstance(value, SecretRef):
+        return value
+    return parse_ref(value)
+
+
+SecretField = Annotated[
+    SecretRef,
+    BeforeValidator(_secret_ref),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\$\{(env|file|keyvault):[^{}]+\}$",
+            "description": f"A secret reference, never a literal: {ALLOWED_FORMS}",
+        }
+    ),
+]
+
+
+class StrictModel(BaseModel):
+    """Unknown fields are errors; models are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, regex_engine="python-re")
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+class Credentials(StrictModel):
+    """Base of the credential kinds. ``KIND`` names the kind in settings and messages."""
+
+    KIND: ClassVar[str]
+    SECRET_FIELDS: ClassVar[tuple[str, ...]]
+    DESCRIPTION: ClassVar[str]
+
+    def settings(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.KIND}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if name in self.SECRET_FIELDS:
+                out[name] = MASK
+            elif value is not None:
+                out[name] = value
+        return out
+
+    def secret_refs(self) -> dict[str, SecretRef]:
+        return {f"credentials.{name}": getattr(self, name) for name in self.SECRET_FIELDS}
+
+
+class AccountKeyCredentials(Credentials):
+    KIND = "account_key"
+    SECRET_FIELDS = ("account_key",)
+    DESCRIPTION = "account_key"
+    account_key: SecretField
+
+
+class SasTokenCredentials(Credentials):
+    KIND = "sas_token"
+    SECRET_FIELDS = ("sas_token",)
+    DESCRIPTION = "sas_token"
+    sas_token: SecretField
+
+
+class ServicePrincipalCredentials(Credentials):
+    KIND = "service_principal"
+    SECRET_FIELDS = ("client_secret",)
+    DESCRIPTION = "service principal (tenant_id, client_id, client_secret)"
+    tenant_id: TenantId
+    client_id: ClientId
+    client_secret: SecretField
+    authority_url: HttpsUrl | None = None
+    resource_url: HttpsUrl | None = None
+
+
+class CertificateCredentials(Credentials):
+    KIND = "certificate"
+    SECRET_FIELDS = ("certificate",)
+    DESCRIPTION = "certificate (tenant_id, client_id, certificate, thumbprint)"
+    tenant_id: TenantId
+    client_id: ClientId
+    certificate: SecretField
+    thumbprint: Thumbprint
+    authority_url: HttpsUrl | None = None
+    resource_url: HttpsUrl | None = None
+
+
+class SqlCredentials(Credentials):
+    KIND = "sql_user"
+    SECRET_FIELDS = ("user_password",)
+    DESCRIPTION = "SQL authentication (user_id, user_password)"
+    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    user_password: SecretField
+
+
+CREDENTIAL_KINDS: dict[str, type[Credentials]] = {
+    c.KIND: c
+    for c in (
+        AccountKeyCredentials,
+        SasTokenCredentials,
+        ServicePrincipalCredentials,
+        CertificateCredentials,
+        SqlCredentials,
+    )
+}
+
+# Keys that reveal which kind a credentials mapping means, strongest first.
+_KIND_MARKERS: tuple[tuple[str, str], ...] = (
+    ("account_key", "account_key"),
+    ("sas_token", "sas_token"),
+    ("user_password", "sql_user"),
+    ("user_id", "sql_user"),
+    ("certificate", "certificate"),
+    ("thumbprint", "certificate"),
+    ("client_secret", "service_principal"),
+    ("client_id", "service_principal"),
+    ("tenant_id", "service_principal"),
+)
+
+_EXCLUSIVE = (
+    ("account_key", "sas_token"),
+    ("client_secret", "certificate"),
+    ("user_password", "client_secret"),
+)
+
+
+def credential_kind(data: Any) -> str | None:
+    """The kind a credentials mapping asks for, from the keys it has (None when unclear)."""
+    if isinstance(data, Credentials):
+        return data.KIND
+    if not isinstance(data, dict):
+        return None
+    for key, kind in _KIND_MARKERS:
+        if key in data:
+            return kind
+    return None
+
+
+def _check_credentials(allowed: tuple[str, ...], type_name: str, required: bool) -> Any:
+    """A before-validator: one clear message for conflicting or disallowed credential kinds."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            if required:
+                raise ValueError(f"{type_name} needs credentials: {describe_credentials(allowed)}")
+            return None
+        if isinstance(value, Credentials):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"credentials must be a mapping: {describe_credentials(allowed)}")
+        if not value:
+            if required:
+                raise ValueError(f"{type_name} needs credentials: {describe_credentials(allowed)}")
+            return None
+        for a, b in _EXCLUSIVE:
+            if a in value and b in value:
+                raise ValueError(f"give either {a} or {b}, not both")
+        kind = credential_kind(value)
+        if kind is None:
+            raise ValueError(f"cannot tell which credentials these are; expected {describe_credentials(allowed)}")
+        if kind not in allowed:
+            raise ValueError(
+                f"{CREDENTIAL_KINDS[kind].DESCRIPTION} credentials are not supported by {type_name}; "
+                f"allowed: {describe_credentials(allowed)}" + ("" if required else ", or none (identity-based access)")
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
+def describe_credentials(kinds: tuple[str, ...]) -> str:
+    return " or ".join(CREDENTIAL_KINDS[k].DESCRIPTION for k in kinds)
+
+
+def _credentials_type(kinds: tuple[str, ...], type_name: str, required: bool = False) -> Any:
+    """The annotation of a type's ``credentials`` field: a union chosen by the keys present."""
+    members = tuple(Annotated[CREDENTIAL_KINDS[k], Tag(k)] for k in kinds)
+    union = Annotated[Union[members], Discriminator(credential_kind)]  # noqa: UP007
+    return Annotated[union if required else union | None, _check_credentials(kinds, type_name, required)]
+
+
+# --------------------------------------------------------------------------- datastores
+
+
+_FIELD_ORDER = {
+    name: i
+    for i, name in enumerate(
+        (
+            "account_name",
+            "container_name",
+            "file_share_name",
+            "filesystem",
+            "store_name",
+            "one_lake_workspace_name",
+            "artifact",
+            "server_name",
+            "database_name",
+            "endpoint",
+            "port",
+            "protocol",
+            "service_data_access_auth_identity",
+            "resource_group",
+            "subscription_id",
+        )
+    )
+}
+
+
+class Datastore(StrictModel):
+    """Fields every datastore type has."""
+
+    TYPE: ClassVar[str]
+    #: Fields that cannot change in place: a change plans as replace.
+    IMMUTABLE: ClassVar[frozenset[str]] = frozenset()
+    #: Defaults the service fills in; applied on both sides before comparing.
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    #: Whether Azure ML over ARM has this type (the classic v1 types do not).
+    ARM: ClassVar[bool] = True
+    #: Credential kinds this type accepts; without CREDENTIALS_REQUIRED, none (identity) too.
+    CREDENTIALS: ClassVar[tuple[str, ...]] = ()
+    CREDENTIALS_REQUIRED: ClassVar[bool] = False
+
+    schema_url: str | None = Field(default=None, alias="$schema", exclude=True)
+    name: DatastoreName
+    description: str | None = None
+    tags: dict[TagKey, str] = Field(default_factory=dict)
+    properties: dict[TagKey, str] = Field(default_factory=dict)
+    skip_validation: bool = False
+    protect: bool = False
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    @field_validator("tags")
+    @classmethod
+    def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(k for k in tags if k.lower().startswith(RESERVED_TAG_PREFIX))
+        if reserved:
+            raise ValueError(
+                f"tag keys starting with {RESERVED_TAG_PREFIX!r} are reserved for reconciler's own "
+                f"bookkeeping: {', '.join(reserved)}"
+            )
+        return tags
+
+    def type_fields(self) -> dict[str, Any]:
+        """The type-specific fields with service defaults filled in, in display order."""
+        names = [n for n in type(self).model_fields if n not in _COMMON_FIELDS]
+        names.sort(key=lambda n: _FIELD_ORDER.get(n, len(_FIELD_ORDER)))
+        out: dict[str, Any] = {}
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, BaseModel):
+                value = value.model_dump()
+            out[name] = self.DEFAULTS.get(name) if value is None else value
+        return out
+
+    def credentials_settings(self) -> dict[str, Any]:
+        creds = getattr(self, "credentials", None)
+        return creds.settings() if creds is not None else {"type": "none"}
+
+    def secret_refs(self) -> dict[str, SecretRef]:
+        creds = getattr(self, "credentials", None)
+        return creds.secret_refs() if creds is not None else {}
+
+
+class _StorageAccountFields(BaseModel):
+    model_config = ConfigDict(defer_build=True, regex_engine="python-re")
+    account_name: StorageAccountName
+    endpoint: Endpoint | None = None
+    protocol: Protocol | None = None
+    service_data_access_auth_identity: IdentityMode | None = None
+    resource_group: ResourceGroup | None = None
+    subscription_id: SubscriptionId | None = None
+
+
+_STORAGE_DEFAULTS = {
+    "endpoint": "core.windows.net",
+    "protocol": "https",
+    "service_data_access_auth_identity": "none",
+}
+_STORAGE_IMMUTABLE = frozenset({"account_name", "endpoint", "protocol", "service_data_access_auth_identity"})
+
+
+class AzureBlobDatastore(Datastore, _StorageAccountFields):
+    """A blob container."""
+
+    TYPE = "azure_blob"
+    IMMUTABLE = _STORAGE_IMMUTABLE | {"container_name"}
+    DEFAULTS = _STORAGE_DEFAULTS
+    CREDENTIALS = ("account_key", "sas_token")
+    type: Literal["azure_blob"]
+    container_name: ContainerName
+    credentials: _credentials_type(CREDENTIALS, TYPE) = None
+
+
+class AzureFileDatastore(Datastore, _StorageAccountFields):
+    """An Azure Files share."""
+
+    TYPE = "azure_file"
+    IMMUTABLE = _STORAGE_IMMUTABLE | {"file_share_name"}
+    DEFAULTS = _STORAGE_DEFAULTS
+    CREDENTIALS = ("account_key", "sas_token")
+    type: Literal["azure_file"]
+    file_share_name: ShareName
+    credentials: _credentials_type(CREDENTIALS, TYPE) = None
+
+
+class AzureDataLakeGen2Datastore(Datastore, _StorageAccountFields):
+    """An ADLS Gen2 filesystem (hierarchical namespace storage account)."""
+
+    TYPE = "azure_data_lake_gen2"
+    IMMUTABLE = _STORAGE_IMMUTABLE | {"filesystem"}
+    DEFAULTS = _STORAGE_DEFAULTS
+    CREDENTIALS = ("service_principal", "certificate")
+    type: Literal["azure_data_lake_gen2"]
+    filesystem: FilesystemName
+    credentials: _credentials_type(CREDENTIALS, TYPE) = None
+
+
+class AzureDataLakeGen1Datastore(Datastore):
+    """An ADLS Gen1 store (retired by Azure, still registrable)."""
+
+    TYPE = "azure_data_lake_gen1"
+    IMMUTABLE = frozenset({"store_name", "service_data_access_auth_identity"})
+    DEFAULTS = {"service_data_access_auth_identity": "none"}
+    CREDENTIALS = ("service_principal", "certificate")
+    type: Literal["azure_data_lake_gen1"]
+    store_name: StorageAccountName
+    service_data_access_auth_identity: IdentityMode | None = None
+    resource_group: ResourceGroup | None = None
+    subscription_id: SubscriptionId | None = None
+    credentials: _credentials_type(CREDENTIALS, TYPE) = None
+
+
+class OneLakeArtifact(StrictModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    type: Literal["lake_house"] = "lake_house"
+
+
+class OneLakeDatastore(Datastore):
+    """A Microsoft Fabric OneLake lakehouse."""
+
+    TYPE = "one_lake"
+    IMMUTABLE = frozenset({"one_lake_workspace_name", "endpoint", "artifact", "service_data_access_auth_identity"})
+    DEFAULTS = {"endpoint": "onelake.dfs.fabric.microsoft.com", "service_data_access_auth_identity": "none"}
+    CREDENTIALS = ("service_principal", "certificate")
+    type: Literal["one_lake"]
+    one_lake_workspace_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    artifact: OneLakeArtifact
+    endpoint: Endpoint | None = None
+    service_data_access_auth_identity: IdentityMode | None = None
+    credentials: _credentials_type(CREDENTIALS, TYPE) = None
+
+
+class _SqlFields(BaseModel):
+    model_config = ConfigDict(defer_build=True, regex_engine="python-re")
+
+    server_name: ServerName
+    database_name: DatabaseName
+    endpoint: Endpoint | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+_SQL_IMMUTABLE = frozenset({"server_name", "database_name", "endpoint", "port"})
+
+
+class AzureSqlDatabaseDatastore(Datastore, _SqlFields):
+    """An Azure SQL database (classic v1 type: local workspace only)."""
+
+    TYPE = "azure_sql_database"
+    ARM = False
+    IMMUTABLE = _SQL_IMMUTABLE
+    DEFAULTS = {"endpoint": "database.windows.net", "port": 1433}
+    CREDENTIALS = ("sql_user", "service_principal")
+    type: Literal["azure_sql_database"]
+    credentials: _credentials_type(CREDENTIALS, TYPE) = None
+
+
+class AzurePostgreSqlDatastore(Datastore, _SqlFields):
+    """An Azure Database for PostgreSQL database (classic v1 type: local workspace only)."""
+
+    TYPE = "azure_postgresql"
+    ARM = False
+    IMMUTABLE = _SQL_IMMUTABLE
+    DEFAULTS = {"endpoint": "postgres.database.azure.com", "port": 5432}
+    CREDENTIALS = ("sql_user",)
+    CREDENTIALS_REQUIRED = True
+    type: Literal["azure_postgresql"]
+    credentials: _credentials_type(CREDENTIALS, TYPE, required=True)
+
+
+class AzureMySqlDatastore(Datastore, _SqlFields):
+    """An Azure Database for MySQL database (classic v1 type: local workspace only)."""
+
+    TYPE = "azure_mysql"
+    ARM = False
+    IMMUTABLE = _SQL_IMMUTABLE
+    DEFAULTS = {"endpoint": "mysql.database.azure.com", "port": 3306}
+    CREDENTIALS = ("sql_user",)
+    CREDENTIALS_REQUIRED = True
+    type: Literal["azure_mysql"]
+    credentials: _credentials_type(CREDENTIALS, TYPE, required=True)
+
+
+class DbfsDatastore(Datastore):
+    """Databricks File System (classic v1 type: local workspace only); no credentials."""
+
+    TYPE = "dbfs"
+    ARM = False
+    type: Literal["dbfs"]
+
+
+_COMMON_FIELDS = frozenset(Datastore.model_fields) | {"type", "credentials"}
+
+DATASTORE_MODELS: dict[str, type[Datastore]] = {
+    m.TYPE: m
+    for m in (
+        AzureBlobDatastore,
+        AzureFileDatastore,
+        AzureDataLakeGen1Datastore,
+        AzureDataLakeGen2Datastore,
+        OneLakeDatastore,
+        AzureSqlDatabaseDatastore,
+        AzurePostgreSqlDatastore,
+        AzureMySqlDatastore,
+        DbfsDatastore,
+    )
+}
+DATASTORE_TYPES: tuple[str, ...] = tuple(DATASTORE_MODELS)
+ARM_TYPES = frozenset(t for t, m in DATASTORE_MODELS.items() if m.ARM)
+
+AnyDatastore = Annotated[
+    Union[tuple(Annotated[m, Tag(t)] for t, m in DATASTORE_MODELS.items())],  # noqa: UP007
+    Field(discriminator="type"),
+]
+
+
+class Manifest(StrictModel):
+    """One ``datastores.yaml`` file."""
+
+    version: Literal[1]
+    workspace: Annotated[str, StringConstraints(min_length=1)] | None = None
+    owner: OwnerName = "default"
+    default_datastore: DatastoreName | None = None
+    datastores: list[AnyDatastore] = Field(default_factory=list)
+
+
+def is_builtin(name: str) -> bool:
+    return name.lower() in BUILTIN_DATASTORES
+
+
+def model_field_names(model: type[BaseModel]) -> list[str]:
+    """Field names as a user writes them (aliases included), for "did you mean" hints."""
+    return [info.alias or name for name, info in model.model_fields.items()]

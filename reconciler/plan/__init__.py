@@ -1,0 +1,1 @@
+"""The plan model, the diff and the pure planner."""

@@ -1,0 +1,137 @@
+"""The plan: plain, frozen data that renders to text, JSON and markdown and drives the applier.
+
+It never holds a secret value: secret fields appear as ``(sensitive)`` and a changed secret
+as a :class:`FieldChange` with ``sensitive=True``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+FORMAT_VERSION = "1"
+
+
+class Action(str, Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    REVALIDATE = "revalidate"
+    NOOP = "no-op"
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+    @property
+    def writes(self) -> bool:
+        return self is not Action.NOOP
+
+
+_SYMBOLS = {
+    Action.CREATE: "+",
+    Action.UPDATE: "~",
+    Action.REPLACE: "-/+",
+    Action.DELETE: "-",
+    Action.REVALIDATE: "!",
+    Action.NOOP: " ",
+}
+
+#: Summary order, as in "Plan: C to create, U to update, R to replace, D to delete, V to revalidate."
+SUMMARY_ACTIONS = (
+    Action.CREATE,
+    Action.UPDATE,
+    Action.REPLACE,
+    Action.DELETE,
+    Action.REVALIDATE,
+    Action.NOOP,
+)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
+class FieldChange(_Frozen):
+    """One changed setting: ``op`` is add, remove or change; sensitive values are never carried."""
+
+    path: str
+    op: Literal["add", "remove", "change"] = "change"
+    before: Any = None
+    after: Any = None
+    sensitive: bool = False
+    forces_replacement: bool = False
+
+
+class Change(_Frozen):
+    """What happens to one datastore."""
+
+    name: str
+    type: str
+    action: Action
+    fields: tuple[FieldChange, ...] = ()
+    reason: str = ""
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    #: The registered revision this change was planned against ("changed since plan" check).
+    before_version: str | None = None
+    #: Whether apply registers with validation (false for skip_validation datastores).
+    validate_on_write: bool = False
+    adopt: bool = False
+
+
+class DefaultChange(_Frozen):
+    before: str | None
+    after: str
+
+
+class PlanOptions(_Frozen):
+    targets: tuple[str, ...] = ()
+    revalidate: bool = False
+
+
+class Recorded(_Frozen):
+    """What the plan was computed against; ``apply PLANFILE`` refuses when any of it changed."""
+
+    workspace_fingerprint: str
+    manifest_digest: str
+    manifests: tuple[str, ...] = ()
+    owner: str = "default"
+    secret_refs: dict[str, dict[str, str]] = Field(default_factory=dict)
+    options: PlanOptions = PlanOptions()
+    created_at: str = ""
+    reconciler_version: str = ""
+
+
+class Plan(_Frozen):
+    format_version: Literal["1"] = FORMAT_VERSION
+    workspace: str
+    changes: tuple[Change, ...] = ()
+    default_datastore: DefaultChange | None = None
+    notes: tuple[str, ...] = ()
+    recorded: Recorded | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in SUMMARY_ACTIONS}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return self.default_datastore is not None or any(c.action.writes for c in self.changes)
+
+    def actionable(self) -> list[Change]:
+        return [c for c in self.changes if c.action.writes]
+
+    def comparable(self) -> dict[str, Any]:
+        """The decision content, without provenance: two plans that would do the same are equal."""
+        data = self.model_dump(mode="json", exclude={"recorded", "notes"})
+        for change in data["changes"]:
+            change.pop("before_version", None)
+        return data

@@ -1,0 +1,321 @@
+"""The planner: a pure function from (desired, actual, capabilities, options) to a :class:`Plan`.
+
+No I/O happens here. Secret comparison may cost CPU (a fingerprint check is deliberately slow)
+but reads nothing. Every reason the plan cannot be made is collected and raised together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler import __version__
+from reconciler.backends.base import Capabilities
+from reconciler.errors import PlanError, Problem, join_names
+from reconciler.plan.diff import field_changes
+from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, PlanOptions, Recorded
+from reconciler.secrets import fingerprint
+from reconciler.secrets.value import MASK, SecretValue
+from reconciler.state import (
+    DesiredDatastore,
+    DesiredState,
+    Fingerprint,
+    RegisteredDatastore,
+    SecretObservation,
+    WorkspaceSnapshot,
+)
+
+
+def secret_matches(desired: SecretValue, observed: SecretObservation) -> bool | None:
+    """Equal, different, or unknown (None) when the workspace gave nothing to compare with."""
+    if isinstance(observed, SecretValue):
+        return desired == observed
+    if isinstance(observed, Fingerprint):
+        return fingerprint.matches(desired, observed.value)
+    return None
+
+
+@dataclass
+class _Context:
+    desired: DesiredState
+    actual: WorkspaceSnapshot
+    capabilities: Capabilities
+    options: PlanOptions
+    problems: list[Problem]
+
+    def error(self, message: str, datastore: DesiredDatastore | None = None) -> None:
+        self.problems.append(Problem(message, datastore.location if datastore else None))
+
+
+def make_plan(
+    desired: DesiredState,
+    actual: WorkspaceSnapshot,
+    capabilities: Capabilities,
+    options: PlanOptions | None = None,
+) -> Plan:
+    """Compare and decide. Raises :class:`PlanError` listing every conflict and refusal."""
+    options = options or PlanOptions()
+    ctx = _Context(desired, actual, capabilities, options, [])
+    registered = actual.by_key()
+    declared = desired.by_key()
+    targets = {t.lower() for t in options.targets}
+    _check_targets(ctx, targets, declared, registered)
+
+    secret_verdicts = _compare_secrets(desired, registered, targets)
+    changes: list[Change] = []
+    notes: list[str] = []
+    for item in desired.datastores:
+        if targets and item.key not in targets:
+            continue
+        change = _plan_declared(ctx, item, registered.get(item.key), secret_verdicts.get(item.key, {}))
+        if change is not None:
+            changes.append(change)
+
+    default_change = _plan_default(ctx, declared, registered, targets, notes)
+    default_after = (default_change.after if default_change else actual.default_datastore) or ""
+
+    for item in sorted(actual.datastores, key=lambda d: d.key):
+        if item.key in declared or item.builtin:
+            continue
+        if not item.known_type:
+            notes.append(f"{item.name}: type {item.type!r} is not managed by reconciler; left alone")
+            continue
+        if item.owner != desired.owner or (targets and item.key not in targets):
+            continue
+        if item.protected:
+            ctx.error(
+                f"{item.name} is protected (protect: true) and would be deleted because it is no longer "
+                "declared; declare it again with protect: false and apply, then remove it"
+            )
+            continue
+        if item.key == default_after.lower():
+            ctx.error(
+                f"{item.name} is the workspace default datastore and cannot be deleted; set another default first"
+            )
+            continue
+        changes.append(
+            Change(
+                name=item.name,
+                type=item.type,
+                action=Action.DELETE,
+                reason=f"no longer declared (owned by {desired.owner})",
+                before=dict(item.settings),
+                before_version=item.version,
+            )
+        )
+    _check_replacements(ctx, changes, default_after, registered)
+
+    if ctx.problems:
+        raise PlanError(ctx.problems)
+    return Plan(
+        workspace=actual.uri,
+        changes=tuple(changes),
+        default_datastore=default_change,
+        notes=tuple(notes),
+        recorded=Recorded(
+            workspace_fingerprint=actual.fingerprint(),
+            manifest_digest=desired.manifest_digest,
+            manifests=desired.files,
+            owner=desired.owner,
+            secret_refs={d.name: dict(d.secret_refs) for d in desired.datastores if d.secret_refs},
+            options=options,
+            reconciler_version=__version__,
+        ),
+    )
+
+
+def _check_targets(
+    ctx: _Context,
+    targets: set[str],
+    declared: Mapping[str, DesiredDatastore],
+    registered: Mapping[str, RegisteredDatastore],
+) -> None:
+    unknown = sorted(t for t in targets if t not in declared and t not in registered)
+    if unknown:
+        ctx.error(f"--target {join_names(unknown)}: no declared or registered datastore has that name")
+
+
+def _compare_secrets(
+    desired: DesiredState, registered: Mapping[str, RegisteredDatastore], targets: set[str]
+) -> dict[str, dict[str, bool | None]]:
+    """Compare every secret that exists on both sides; fingerprint checks run on a few threads."""
+    jobs: list[tuple[str, str, SecretValue, SecretObservation]] = []
+    for item in desired.datastores:
+        actual = registered.get(item.key)
+        if actual is None or (targets and item.key not in targets):
+            continue
+        for path, value in item.secrets.items():
+            jobs.append((item.key, path, value, actual.secrets.get(path)))
+    verdicts: dict[str, dict[str, bool | None]] = {}
+    slow = [j for j in jobs if isinstance(j[3], Fingerprint)]
+    with ThreadPoolExecutor(max_workers=4) if len(slow) > 1 else _Inline() as pool:
+        results = list(pool.map(lambda j: secret_matches(j[2], j[3]), jobs))
+    for (key, path, _, _), result in zip(jobs, results, strict=True):
+        verdicts.setdefault(key, {})[path] = result
+    return verdicts
+
+
+class _Inline:
+    """A stand-in for an executor when there is nothing worth parallelising."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def map(self, fn: Any, items: list[Any]) -> Any:
+        return map(fn, items)
+
+
+def _plan_declared(
+    ctx: _Context,
+    item: DesiredDatastore,
+    actual: RegisteredDatastore | None,
+    verdicts: Mapping[str, bool | None],
+) -> Change | None:
+    caps = ctx.capabilities
+    if item.type not in caps.supported_types:
+        ctx.error(
+            f"{item.name}: {item.type} datastores are not supported by this workspace: {caps.limitation}",
+            item,
+        )
+        return None
+    validate = not item.skip_validation
+    after = dict(item.settings)
+    if actual is None:
+        return Change(
+            name=item.name,
+            type=item.type,
+            action=Action.CREATE,
+            reason="declared, not registered",
+            after=after,
+            validate_on_write=validate,
+        )
+    if not actual.known_type:
+        ctx.error(
+            f"{item.name}: already registered with type {actual.type!r}, which reconciler does not manage",
+            item,
+        )
+        return None
+    adopt = actual.owner is None
+    if not adopt and actual.owner != ctx.desired.owner:
+        ctx.error(
+            f"{item.name}: owned by {actual.owner!r}, not by this manifest's owner {ctx.desired.owner!r}; "
+            "two manifests must not declare the same datastore (remove it from one of them)",
+            item,
+        )
+        return None
+    before = dict(actual.settings)
+    immutable = caps.immutable_fields.get(item.type, frozenset({"type"})) | {"type"}
+    if actual.type != item.type:
+        immutable = immutable | set(before) | set(after)  # every field of another type is replaced
+    fields = field_changes(before, after, frozenset(immutable))
+    fields.extend(_secret_changes(item, actual, verdicts, before))
+    common = dict(
+        name=item.name,
+        type=item.type,
+        before=before,
+        after=after,
+        before_version=actual.version,
+        adopt=adopt,
+    )
+    replacing = [f for f in fields if f.forces_replacement]
+    if replacing:
+        if actual.protected or item.protect:
+            ctx.error(
+                f"{item.name} is protected (protect: true) and would be replaced because "
+                f"{join_names(sorted({_top(f.path) for f in replacing}))} cannot change in place; "
+                "apply protect: false first if the replacement is intended",
+                item,
+            )
+            return None
+        reason = f"{join_names(sorted({_top(f.path) for f in replacing}))} cannot change in place"
+        return Change(action=Action.REPLACE, fields=tuple(fields), reason=reason, validate_on_write=validate, **common)
+    if fields or adopt:
+        reason = "adopt" if adopt else f"{join_names(_changed_names(fields))} changed"
+        return Change(action=Action.UPDATE, fields=tuple(fields), reason=reason, validate_on_write=validate, **common)
+    if validate and (ctx.options.revalidate or actual.validated is False):
+        reason = "--revalidate" if ctx.options.revalidate else "registered without validation"
+        return Change(action=Action.REVALIDATE, reason=reason, validate_on_write=True, **common)
+    return Change(action=Action.NOOP, **common)
+
+
+def _top(path: str) -> str:
+    return path.split(".")[0].split("[")[0]
+
+
+def _changed_names(fields: list[FieldChange]) -> list[str]:
+    names: list[str] = []
+    for f in fields:
+        name = f.path if f.path.startswith("credentials.") else _top(f.path)
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _secret_changes(
+    item: DesiredDatastore,
+    actual: RegisteredDatastore,
+    verdicts: Mapping[str, bool | None],
+    before: Mapping[str, Any],
+) -> list[FieldChange]:
+    """A changed or uncomparable secret is an update; the value itself is never shown."""
+    changes = []
+    before_credentials = before.get("credentials") or {}
+    for path in item.secrets:
+        if before_credentials.get(path.split(".", 1)[1]) != MASK:
+            continue  # the field is new on this side: already reported by the settings diff
+        verdict = verdicts.get(path)
+        if verdict is True:
+            continue
+        changes.append(FieldChange(path=path, op="change", before=MASK, after=MASK, sensitive=True))
+    return changes
+
+
+def _plan_default(
+    ctx: _Context,
+    declared: Mapping[str, DesiredDatastore],
+    registered: Mapping[str, RegisteredDatastore],
+    targets: set[str],
+    notes: list[str],
+) -> DefaultChange | None:
+    wanted = ctx.desired.default_datastore
+    current = ctx.actual.default_datastore
+    if not wanted or (current and current.lower() == wanted.lower()):
+        return None
+    key = wanted.lower()
+    if targets and key not in targets:
+        notes.append(f"default datastore change to {wanted} skipped: not in --target")
+        return None
+    if not ctx.capabilities.can_set_default:
+        ctx.error(
+            f"default_datastore: cannot make {wanted} the default: {ctx.capabilities.limitation or 'not supported'}"
+        )
+        return None
+    target = declared.get(key)
+    if target is not None and target.type not in ctx.capabilities.supported_types:
+        return None  # already reported as unsupported
+    if target is None and key not in registered:
+        ctx.error(f"default_datastore: {wanted} is neither declared in the manifests nor registered in the workspace")
+        return None
+    name = target.name if target is not None else registered[key].name
+    return DefaultChange(before=current, after=name)
+
+
+def _check_replacements(
+    ctx: _Context, changes: list[Change], default_after: str, registered: Mapping[str, RegisteredDatastore]
+) -> None:
+    """A replace deletes first: refuse it for the default unless the workspace replaces atomically."""
+    if ctx.capabilities.atomic_replace:
+        return
+    current_default = (ctx.actual.default_datastore or "").lower()
+    for change in changes:
+        key = change.name.lower()
+        if change.action is Action.REPLACE and key in (current_default, default_after.lower()):
+            ctx.error(
+                f"{change.name} is the workspace default datastore and replacing it would delete it first; "
+                "make another datastore the default, apply, then replace it"
+            )

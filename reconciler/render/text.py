@@ -1,0 +1,122 @@
+"""The human plan: one block per changed datastore, field-level diffs, one summary line.
+
+Pure: returns :class:`Line` objects (text plus a style hint) so the CLI can print them plain
+or coloured, and golden tests can compare them exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.secrets.value import MASK
+
+NO_CHANGES = "No changes. The workspace matches the manifest."
+SENSITIVE_CHANGED = "(sensitive value changed)"
+
+STYLES = {
+    Action.CREATE: "green",
+    Action.UPDATE: "yellow",
+    Action.REPLACE: "magenta",
+    Action.DELETE: "red",
+    Action.REVALIDATE: "cyan",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    style: str | None = None
+
+
+def value_text(value: Any) -> str:
+    """A setting as it reads in a plan: JSON scalars, ``(sensitive)`` for secrets."""
+    if value == MASK:
+        return MASK
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def summary_line(plan: Plan) -> str:
+    if not plan.has_changes:
+        return NO_CHANGES
+    s = plan.summary
+    return (
+        f"Plan: {s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
+        f"{s['delete']} to delete, {s['revalidate']} to revalidate."
+    )
+
+
+def _leaves(settings: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+    for key, value in settings.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from _leaves(value, f"{path}.")
+        else:
+            yield path, value
+
+
+def _creation_fields(after: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    skip = {"type"}
+    shown = []
+    for path, value in _leaves(after):
+        if path in skip or value is None or value == {} or (path == "protect" and value is False):
+            continue
+        shown.append((path, value))
+    return shown
+
+
+def _field_line(change: FieldChange) -> str:
+    suffix = "  # forces replacement" if change.forces_replacement else ""
+    if change.sensitive and change.op == "change":
+        return f"~ {change.path}: {SENSITIVE_CHANGED}{suffix}"
+    if change.op == "add":
+        return f"+ {change.path}: {value_text(change.after)}{suffix}"
+    if change.op == "remove":
+        return f"- {change.path}: {value_text(change.before)}{suffix}"
+    return f"~ {change.path}: {value_text(change.before)} -> {value_text(change.after)}{suffix}"
+
+
+def change_lines(change: Change) -> list[Line]:
+    """The block for one datastore; empty for a no-op."""
+    if change.action is Action.NOOP:
+        return []
+    style = STYLES[change.action]
+    header = f"{change.action.symbol} {change.name} ({change.type})"
+    if change.reason and change.action is not Action.CREATE:
+        header += f": {change.reason}"
+    lines = [Line(f"  {header}", style)]
+    indent = " " * 6
+    if change.action is Action.CREATE and change.after is not None:
+        fields = _creation_fields(change.after)
+        width = max((len(path) for path, _ in fields), default=0)
+        lines.extend(Line(f"{indent}{path + ':':<{width + 1}} {value_text(value)}") for path, value in fields)
+    else:
+        lines.extend(Line(f"{indent}{_field_line(f)}") for f in change.fields)
+    return lines
+
+
+def render_text(plan: Plan, *, header: bool = True) -> list[Line]:
+    lines: list[Line] = []
+    body: list[Line] = []
+    for change in plan.changes:
+        body.extend(change_lines(change))
+    if plan.default_datastore is not None:
+        switch = plan.default_datastore
+        body.append(Line(f"  * default datastore: {switch.before or '(none)'} -> {switch.after}", "blue"))
+    if header and body:
+        lines.append(Line(f"Reconciler will perform the following actions on {plan.workspace}:"))
+        lines.append(Line(""))
+    lines.extend(body)
+    if body:
+        lines.append(Line(""))
+    for note in plan.notes:
+        lines.append(Line(f"Note: {note}", "dim"))
+    lines.append(Line(summary_line(plan), "bold"))
+    return lines
+
+
+def plain(lines: Iterable[Line]) -> str:
+    return "".join(f"{line.text}\n" for line in lines)

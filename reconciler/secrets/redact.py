@@ -1,0 +1,100 @@
+"""Defence in depth: scrub every known secret value from text that leaves the process.
+
+:class:`~reconciler.secrets.value.SecretValue` registers its value here when it is created, so
+log records, error messages and CLI output can be passed through :func:`redact` even when the
+text came from a third-party library (an SDK error that quotes a URL with a SAS signature).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+from typing import Any, TextIO
+from urllib.parse import quote, quote_plus
+
+MASK = "(sensitive)"
+_MIN_LENGTH = 4
+
+_lock = threading.Lock()
+_values: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+
+# SAS signatures and bearer tokens that were never registered (e.g. built by an SDK).
+_ALWAYS = re.compile(r"(?i)(\bsig=)[^&\s\"']+|(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")
+
+
+def register(value: str) -> None:
+    """Remember a secret value (and its URL-encoded forms) so that :func:`redact` hides it."""
+    if len(value) < _MIN_LENGTH:
+        return
+    forms = {value, quote(value, safe=""), quote_plus(value), value.strip()}
+    global _pattern
+    with _lock:
+        new = {f for f in forms if len(f) >= _MIN_LENGTH} - _values
+        if not new:
+            return
+        _values.update(new)
+        ordered = sorted(_values, key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(v) for v in ordered))
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret value, SAS signature and bearer token with the mask."""
+    pattern = _pattern
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    return _ALWAYS.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
+
+
+def forget_all() -> None:
+    """Drop every registered value (tests only: each test process starts clean)."""
+    global _pattern
+    with _lock:
+        _values.clear()
+        _pattern = None
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that formats the record, then scrubs the message and any traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = redact(record.getMessage())
+        record.msg, record.args = message, None
+        if record.exc_info:
+            import traceback
+
+            text = "".join(traceback.format_exception(*record.exc_info))
+            record.exc_text = redact(text)
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+class RedactingStream(io.TextIOBase):
+    """A text stream wrapper that scrubs each write: the last line of defence for CLI output."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        self._inner.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return self._inner.isatty()
+
+    def fileno(self) -> int:
+        return self._inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._inner, "encoding", "utf-8")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

@@ -1,0 +1,1 @@
+"""Client-side storage probes: does a datastore's credential actually work?"""

@@ -1,0 +1,1 @@
+"""Faithful local stand-ins for Azure services that have no installable emulator."""
