@@ -42,8 +42,30 @@ _WORKSPACE = click.option(
 )
 
 
+def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _console(ctx).color = False
+
+
+def _add_verbosity(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        root = ctx.find_root().obj
+        root["verbose"] += value
+        configure_logging(root["verbose"])
+
+
+def _global_options(command: Any) -> Any:
+    """``-v`` and ``--no-color`` are accepted after the subcommand too (``reconciler plan -v``)."""
+    command = click.option(
+        "-v", "--verbose", count=True, expose_value=False, callback=_add_verbosity, help="More logging on stderr."
+    )(command)
+    return click.option("--no-color", is_flag=True, expose_value=False, callback=_set_no_color, help="No colour.")(
+        command
+    )
+
+
 def _console(ctx: click.Context) -> Console:
-    console = ctx.obj["console"]
+    console = ctx.find_root().obj["console"]
     assert isinstance(console, Console)
     return console
 
@@ -74,6 +96,7 @@ def cli(ctx: click.Context, verbose: int, no_color: bool) -> None:
 
 
 @cli.command()
+@_global_options
 @_FILES
 @click.pass_context
 def validate(ctx: click.Context, files: tuple[str, ...]) -> int:
@@ -95,6 +118,7 @@ def validate(ctx: click.Context, files: tuple[str, ...]) -> int:
 
 
 @cli.command()
+@_global_options
 @_FILES
 @_WORKSPACE
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
@@ -166,6 +190,7 @@ def _probe(run: Any) -> tuple[list[Any], ReconcilerError | None]:
 
 
 @cli.command()
+@_global_options
 @click.argument("planfile", required=False, metavar="[PLANFILE]")
 @_FILES
 @_WORKSPACE
@@ -340,6 +365,7 @@ def _blank() -> Any:
 
 
 @cli.command()
+@_global_options
 @_FILES
 @_WORKSPACE
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -386,6 +412,7 @@ def _peek_workspace(files: Sequence[str]) -> str | None:
 
 
 @cli.command()
+@_global_options
 @click.pass_context
 def schema(ctx: click.Context) -> int:
     """Print the manifest JSON Schema (for editors and CI checks)."""

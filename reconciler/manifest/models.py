@@ -5,6 +5,7 @@ in. Each model knows how to turn itself into *settings*: the plain, normalised d
 (defaults filled in, secrets masked) that the planner compares with what a workspace reports.
 """
 
+import difflib
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
@@ -14,6 +15,8 @@ from pydantic import (
     Discriminator,
     Field,
     PlainSerializer,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     Tag,
     WithJsonSchema,
@@ -59,6 +62,18 @@ SubscriptionId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$")]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Protocol = Literal["https", "http"]
 IdentityMode = Literal["none", "workspace_system_assigned_identity", "workspace_user_assigned_identity"]
+
+
+class FieldError(ValueError):
+    """A validation error about one key of the mapping being validated.
+
+    Validators of a whole mapping (credentials, tags) raise it so that the message is reported
+    at the offending key's line rather than at the mapping's.
+    """
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def _secret_ref(value: Any) -> SecretRef:
@@ -215,20 +230,35 @@ def _check_credentials(allowed: tuple[str, ...], type_name: str, required: bool)
             if required:
                 raise ValueError(f"{type_name} needs credentials: {describe_credentials(allowed)}")
             return None
+        keys = list(value)
         for a, b in _EXCLUSIVE:
             if a in value and b in value:
-                raise ValueError(f"give either {a} or {b}, not both")
+                later = a if keys.index(a) > keys.index(b) else b
+                raise FieldError(f"give either {a} or {b}, not both", later)
         kind = credential_kind(value)
         if kind is None:
-            raise ValueError(f"cannot tell which credentials these are; expected {describe_credentials(allowed)}")
+            raise _unrecognised_credentials(keys, allowed)
         if kind not in allowed:
-            raise ValueError(
+            marker = next(key for key, k in _KIND_MARKERS if k == kind and key in value)
+            raise FieldError(
                 f"{CREDENTIAL_KINDS[kind].DESCRIPTION} credentials are not supported by {type_name}; "
-                f"allowed: {describe_credentials(allowed)}" + ("" if required else ", or none (identity-based access)")
+                f"allowed: {describe_credentials(allowed)}" + ("" if required else ", or none (identity-based access)"),
+                marker,
             )
         return value
 
     return BeforeValidator(check)
+
+
+def _unrecognised_credentials(keys: list[str], allowed: tuple[str, ...]) -> FieldError:
+    """No key tells the kind: name the first unknown key (with a suggestion) if there is one."""
+    fields = sorted({f for k in allowed for f in CREDENTIAL_KINDS[k].model_fields})
+    unknown = [k for k in keys if k not in fields]
+    if not unknown:
+        return FieldError(f"incomplete credentials; expected {describe_credentials(allowed)}")
+    close = difflib.get_close_matches(unknown[0], fields, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return FieldError(f"unknown field {unknown[0]!r}{hint} (allowed: {', '.join(fields)})", unknown[0])
 
 
 def describe_credentials(kinds: tuple[str, ...]) -> str:
@@ -288,19 +318,20 @@ class Datastore(StrictModel):
     description: str | None = None
     tags: dict[TagKey, str] = Field(default_factory=dict)
     properties: dict[TagKey, str] = Field(default_factory=dict)
-    skip_validation: bool = False
-    protect: bool = False
+    skip_validation: StrictBool = False
+    protect: StrictBool = False
 
     model_config = ConfigDict(populate_by_name=True)
 
     @field_validator("tags")
     @classmethod
     def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        reserved = sorted(k for k in tags if k.lower().startswith(RESERVED_TAG_PREFIX))
+        reserved = [k for k in tags if k.lower().startswith(RESERVED_TAG_PREFIX)]
         if reserved:
-            raise ValueError(
-                f"tag keys starting with {RESERVED_TAG_PREFIX!r} are reserved for reconciler's own "
-                f"bookkeeping: {', '.join(reserved)}"
+            raise FieldError(
+                f"tag keys starting with {RESERVED_TAG_PREFIX!r} (any case) are reserved for reconciler's own "
+                f"bookkeeping: {', '.join(reserved)}",
+                reserved[0],
             )
         return tags
 
@@ -420,7 +451,7 @@ class _SqlFields(BaseModel):
     server_name: ServerName
     database_name: DatabaseName
     endpoint: Endpoint | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    port: Annotated[StrictInt, Field(ge=1, le=65535)] | None = None
 
 
 _SQL_IMMUTABLE = frozenset({"server_name", "database_name", "endpoint", "port"})
@@ -497,14 +528,39 @@ AnyDatastore = Annotated[
 ]
 
 
+def _exact_version(value: Any) -> Any:
+    """YAML ``true`` and ``1.0`` equal 1 in Python; only the integer 1 is version 1."""
+    if type(value) is not int:
+        raise ValueError("unsupported manifest version; expected version: 1")
+    return value
+
+
 class Manifest(StrictModel):
     """One ``datastores.yaml`` file."""
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_exact_version)]
     workspace: Annotated[str, StringConstraints(min_length=1)] | None = None
     owner: OwnerName = "default"
     default_datastore: DatastoreName | None = None
     datastores: list[AnyDatastore] = Field(default_factory=list)
+
+    @field_validator("workspace")
+    @classmethod
+    def _workspace_uri(cls, uri: str | None) -> str | None:
+        """Check the URI form offline, so ``validate`` catches it and plan reports it at its line."""
+        from reconciler.backends import parse_workspace_uri
+        from reconciler.errors import WorkspaceUriError
+
+        if uri is None:
+            return None
+        try:
+            parse_workspace_uri(uri)
+        except WorkspaceUriError:
+            raise ValueError(
+                "invalid workspace URI: expected local:PATH or "
+                "azureml://subscriptions/SUB/resourceGroups/RG/workspaces/WS (SUB a GUID)"
+            ) from None
+        return uri
 
 
 def is_builtin(name: str) -> bool:

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 RefKind = Literal["env", "file", "keyvault"]
 
-_REF = re.compile(r"^\$\{(?P<kind>[a-z]+):(?P<body>[^{}]*)\}$")
+_REF = re.compile(r"^\$\{(?P<kind>[A-Za-z]+):(?P<body>[^{}]*)\}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAULT_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,23}$")
 _SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
@@ -44,20 +44,29 @@ def looks_like_reference(text: str) -> bool:
     return text.startswith("${") and text.endswith("}")
 
 
+_KINDS = ("env", "file", "keyvault")
+
+
 def parse_ref(text: str) -> SecretRef:
-    """Parse one reference; raise :class:`RefSyntaxError` with a message that never quotes a literal."""
+    """Parse one reference; raise :class:`RefSyntaxError` with a message that never quotes the input.
+
+    The input may be a pasted secret or a reference around one (``${env:<the key>}``), so
+    messages say what is wrong and what is allowed, never what was written.
+    """
     if not isinstance(text, str):
         raise RefSyntaxError(f"must be a secret reference: {ALLOWED_FORMS}")
-    match = _REF.match(text.strip())
-    if match is None:
-        if looks_like_reference(text.strip()):
-            raise RefSyntaxError(f"malformed secret reference; expected {ALLOWED_FORMS}")
-        raise RefSyntaxError(f"literal secrets are not allowed in a manifest; use a reference: {ALLOWED_FORMS}")
-    kind, body = match.group("kind"), match.group("body")
     text = text.strip()
+    match = _REF.match(text)
+    if match is None:
+        raise RefSyntaxError(_malformed(text))
+    kind, body = match.group("kind"), match.group("body")
     if kind == "env":
+        if not body:
+            raise RefSyntaxError("${env:...} needs an environment variable name")
         if not _ENV_NAME.match(body):
-            raise RefSyntaxError(f"${{env:...}} needs an environment variable name, got {body!r}")
+            raise RefSyntaxError(
+                "${env:...} variable name is invalid: letters, digits and underscores, not starting with a digit"
+            )
         return SecretRef("env", text, body)
     if kind == "file":
         if not body.strip():
@@ -65,7 +74,22 @@ def parse_ref(text: str) -> SecretRef:
         return SecretRef("file", text, body)
     if kind == "keyvault":
         return _parse_keyvault(text, body)
-    raise RefSyntaxError(f"unknown secret reference kind {kind!r}; expected {ALLOWED_FORMS}")
+    if kind.lower() in _KINDS:
+        raise RefSyntaxError(f"secret reference kinds are lowercase: {ALLOWED_FORMS}")
+    raise RefSyntaxError(f"unknown secret reference kind; expected {ALLOWED_FORMS}")
+
+
+def _malformed(text: str) -> str:
+    """Why a value is not a reference at all, without quoting it."""
+    if text.startswith("${"):
+        if "}" not in text:
+            return f"unterminated secret reference: missing the closing '}}'; expected {ALLOWED_FORMS}"
+        if text.endswith("}") and ":" not in text:
+            return f"secret reference without a kind; expected {ALLOWED_FORMS}"
+        return f"malformed secret reference; expected {ALLOWED_FORMS}"
+    if "${" in text:
+        return f"a secret reference must be the whole value, with nothing around it: {ALLOWED_FORMS}"
+    return f"literal secrets are not allowed in a manifest; use a reference: {ALLOWED_FORMS}"
 
 
 def _parse_keyvault(text: str, body: str) -> SecretRef:
@@ -73,25 +97,27 @@ def _parse_keyvault(text: str, body: str) -> SecretRef:
         parts = urlsplit(body)
         if not parts.hostname:
             raise RefSyntaxError("${keyvault:...} vault URL has no host")
-        segments = [s for s in parts.path.split("/") if s]
+        if parts.query or parts.fragment:
+            raise RefSyntaxError("${keyvault:...} vault URL must not have a query or fragment")
         vault_url = f"https://{parts.netloc}"
+        rest = parts.path.removeprefix("/")
     else:
         vault, _, rest = body.partition("/")
         if not _VAULT_NAME.match(vault):
             raise RefSyntaxError(
-                f"${{keyvault:...}} vault name {vault!r} is invalid: 3-24 letters, digits and "
-                "hyphens, starting with a letter (or give the full https:// vault URL)"
+                "${keyvault:...} vault name is invalid: 3-24 letters, digits and single hyphens, starting "
+                "with a letter and ending with a letter or digit (or give the full https:// vault URL)"
             )
-        segments = [s for s in rest.split("/") if s] if rest else []
         vault_url = vault.lower()
-        if rest.endswith("/") or "//" in rest:
-            raise RefSyntaxError("${keyvault:...} has an empty path segment; expected VAULT/SECRET[/VERSION]")
+    segments = rest.split("/") if rest else []
+    if "" in segments:
+        raise RefSyntaxError("${keyvault:...} has an empty path segment; expected VAULT/SECRET[/VERSION]")
     if len(segments) not in (1, 2):
         raise RefSyntaxError("${keyvault:...} must be VAULT/SECRET or VAULT/SECRET/VERSION")
     secret = segments[0]
     version = segments[1] if len(segments) == 2 else None
     if not _SECRET_NAME.match(secret):
-        raise RefSyntaxError(f"${{keyvault:...}} secret name {secret!r} is invalid: 1-127 letters, digits and hyphens")
+        raise RefSyntaxError("${keyvault:...} secret name is invalid: 1-127 letters, digits and hyphens")
     if version is not None and not _VERSION.match(version):
         raise RefSyntaxError("${keyvault:...} version must be 32 hexadecimal characters")
     return SecretRef("keyvault", text, vault_url, secret, version)

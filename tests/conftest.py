@@ -1,0 +1,75 @@
+"""Shared fixtures: a CLI runner (real subprocesses) and a scratch project directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The caller's environment minus anything that would point reconciler or Azure elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "AZURE_", "MSI_", "IDENTITY_"))}
+    env.pop("NO_COLOR", None)
+    env["PYTHONPATH"] = str(REPO)
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+class Project:
+    """A temporary directory with manifests, a local workspace, and a way to run the CLI there."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.env: dict[str, str] = {}
+        self.workspace = f"local:{root / '.reconciler' / 'workspace.db'}"
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def run(
+        self, *args: str, env: Mapping[str, str] | None = None, stdin: str | None = None, timeout: float = 120
+    ) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "reconciler", *args],
+            cwd=self.root,
+            env=clean_env({**self.env, **(env or {})}),
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+@pytest.fixture
+def cli(project: Project) -> Callable[..., Result]:
+    return project.run
