@@ -411,8 +411,8 @@ def test_two_concurrent_applies_do_not_corrupt_the_workspace(base: Project):
         )
         for f in ("datastores.yaml", "second.yaml")
     ]
-    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
-    for out, err, code in results:
+    results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
+    for _out, err, code in results:
         assert "Traceback" not in err
         assert code == 0 or "locked by another reconciler process" in err or "changed since plan" in err, err
     for name in ("datastores.yaml", "second.yaml"):

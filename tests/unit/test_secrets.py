@@ -23,7 +23,7 @@ CANARY = "CANARY-secret-7f3a9c"
 
 def test_every_printable_form_is_masked():
     value = SecretValue(CANARY)
-    forms = [str(value), repr(value), f"{value}", f"{value!r}", "%s" % value, format(value, ">40")]
+    forms = [str(value), repr(value), f"{value}", f"{value!r}", "%s" % value, format(value, ">40")]  # noqa: UP031
     assert all(CANARY not in form for form in forms)
     assert str(value) == MASK
     assert value.reveal() == CANARY
@@ -65,7 +65,10 @@ def test_url_encoded_forms_of_a_value_are_scrubbed_too():
 
 
 def test_sas_signatures_and_bearer_tokens_are_scrubbed_even_if_unknown():
-    text = "GET https://a.blob.core.windows.net/c?sv=2022&sig=abcDEF%2B123%3D&se=x Authorization: Bearer eyJhbGciOi.JIUzI1.NiJ9"
+    text = (
+        "GET https://a.blob.core.windows.net/c?sv=2022&sig=abcDEF%2B123%3D&se=x "
+        "Authorization: Bearer eyJhbGciOi.JIUzI1.NiJ9"
+    )
     scrubbed = redact(text)
     assert "abcDEF" not in scrubbed and "eyJhbGciOi" not in scrubbed
     assert "sig=(sensitive)" in scrubbed
