@@ -6,22 +6,21 @@ never a traceback; ``plan --detailed-exitcode`` alone uses exit code 2 (changes 
 
 from __future__ import annotations
 
-import os
+from reconciler._startup import skip_pydantic_plugin_discovery
 
-# Third-party pydantic plugins are not wanted in a CLI, and discovering them costs start-up time.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+skip_pydantic_plugin_discovery()  # before anything imports pydantic
 
-import logging
-import sys
-from collections.abc import Sequence
-from typing import Any
+import logging  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from typing import Any  # noqa: E402
 
-import click
+import click  # noqa: E402
 
-from reconciler import __version__
-from reconciler.console import Console, color_wanted, configure_logging
-from reconciler.errors import ApplyRefusedError, ReconcilerError
-from reconciler.secrets.redact import redact
+from reconciler import __version__  # noqa: E402
+from reconciler.console import Console, color_wanted, configure_logging  # noqa: E402
+from reconciler.errors import ApplyRefusedError, ReconcilerError  # noqa: E402
+from reconciler.secrets.redact import redact  # noqa: E402
 
 log = logging.getLogger("reconciler")
 
