@@ -14,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+#: Azurite, PostgreSQL and MariaDB fixtures, started on first use and stopped at session end.
+pytest_plugins = ["tests.services.plugin"]
+
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The caller's environment minus anything that would point reconciler or Azure elsewhere."""

@@ -352,9 +352,7 @@ class FakeKeyVault:
         if not _NAME_RE.match(name):
             raise ValueError(f"invalid Key Vault secret name {name!r}")
         now = int(time.time())
-        version = _Version(
-            uuid.uuid4().hex, value, enabled, now, now, content_type, dict(tags) if tags else None
-        )
+        version = _Version(uuid.uuid4().hex, value, enabled, now, now, content_type, dict(tags) if tags else None)
         with self._lock:
             secret = self._secrets.setdefault(name.lower(), _Secret(name))
             secret.versions.append(version)
@@ -367,9 +365,7 @@ class FakeKeyVault:
     def enable(self, name: str, version: str | None = None) -> None:
         self._set_enabled(name, version, True)
 
-    def forbid(
-        self, name: str | None = None, *, via: Literal["access_policy", "rbac"] = "access_policy"
-    ) -> None:
+    def forbid(self, name: str | None = None, *, via: Literal["access_policy", "rbac"] = "access_policy") -> None:
         """Deny reads of one secret (None: the whole vault) with the service's 403 for missing permission."""
         with self._lock:
             self._forbidden[None if name is None else name.lower()] = via
@@ -394,9 +390,7 @@ class FakeKeyVault:
     def count(self, path_regex: str = ".*", *, status: int | None = None) -> int:
         """Requests whose path matches ``path_regex`` (``re.search``), optionally with a given status."""
         pattern = re.compile(path_regex)
-        return sum(
-            1 for r in self.requests if pattern.search(r.path) and (status is None or r.status == status)
-        )
+        return sum(1 for r in self.requests if pattern.search(r.path) and (status is None or r.status == status))
 
     def reset_requests(self) -> None:
         with self._lock:
@@ -466,10 +460,7 @@ class FakeKeyVault:
         return _ApiError(fault.status, code, message, headers=headers)
 
     def _challenge(self, message: str) -> _ApiError:
-        header = (
-            f'Bearer authorization="https://login.microsoftonline.com/{self.tenant_id}", '
-            f'resource="{_RESOURCE}"'
-        )
+        header = f'Bearer authorization="https://login.microsoftonline.com/{self.tenant_id}", resource="{_RESOURCE}"'
         return _ApiError(401, "Unauthorized", message, headers={"WWW-Authenticate": header})
 
     def _route(

@@ -77,9 +77,7 @@ def client(vault: FakeKeyVault) -> SecretClient:
     return client_for(vault.url, vault.ca_file)
 
 
-def raw_get(
-    vault: FakeKeyVault, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
+def raw_get(vault: FakeKeyVault, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """Bypass the SDK to see the status, headers and body the fake sends."""
     context = ssl.create_default_context(cafile=str(vault.ca_file))
     conn = http.client.HTTPSConnection("127.0.0.1", vault.port, context=context, timeout=5)
