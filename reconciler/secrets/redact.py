@@ -18,8 +18,9 @@ MASK = "(sensitive)"
 _MIN_LENGTH = 4
 
 _lock = threading.Lock()
-_values: set[str] = set()
-_pattern: re.Pattern[str] | None = None
+_values: dict[str, None] = {}  # an insertion-ordered set; registration must stay O(1)
+_longest_first: list[str] = []
+_dirty = False
 
 # SAS signatures and bearer tokens that were never registered (e.g. built by an SDK).
 _ALWAYS = re.compile(r"(?i)(\bsig=)[^&\s\"']+|(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")
@@ -29,31 +30,43 @@ def register(value: str) -> None:
     """Remember a secret value (and its URL-encoded forms) so that :func:`redact` hides it."""
     if len(value) < _MIN_LENGTH:
         return
-    forms = {value, quote(value, safe=""), quote_plus(value), value.strip()}
-    global _pattern
+    global _dirty
+    forms = (value, quote(value, safe=""), quote_plus(value), value.strip())
     with _lock:
-        new = {f for f in forms if len(f) >= _MIN_LENGTH} - _values
-        if not new:
-            return
-        _values.update(new)
-        ordered = sorted(_values, key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        for form in forms:
+            if len(form) >= _MIN_LENGTH and form not in _values:
+                _values[form] = None
+                _dirty = True
+
+
+def _ordered() -> list[str]:
+    """Longest first, so a value that contains another registered value is masked whole."""
+    global _longest_first, _dirty
+    with _lock:
+        if _dirty:
+            _longest_first = sorted(_values, key=len, reverse=True)
+            _dirty = False
+        return _longest_first
 
 
 def redact(text: str) -> str:
-    """Replace every registered secret value, SAS signature and bearer token with the mask."""
-    pattern = _pattern
-    if pattern is not None:
-        text = pattern.sub(MASK, text)
+    """Replace every registered secret value, SAS signature and bearer token with the mask.
+
+    Plain substring search (C speed, no regex to rebuild): thousands of registered values cost
+    microseconds per line of output.
+    """
+    for value in _ordered():
+        if value in text:
+            text = text.replace(value, MASK)
     return _ALWAYS.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
 
 
 def forget_all() -> None:
     """Drop every registered value (tests only: each test process starts clean)."""
-    global _pattern
+    global _dirty
     with _lock:
         _values.clear()
-        _pattern = None
+        _dirty = True
 
 
 class RedactingFilter(logging.Filter):
