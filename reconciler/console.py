@@ -34,7 +34,7 @@ class Console:
             from rich.console import Console as RichConsole
 
             self._rich[key] = RichConsole(
-                file=stream, force_terminal=True, highlight=False, soft_wrap=True, emoji=False, markup=False
+                file=stream,  # type: ignore[arg-type]  # a TextIO wrapper, as rich expects force_terminal=True, highlight=False, soft_wrap=True, emoji=False, markup=False
             )
         return self._rich[key]
 

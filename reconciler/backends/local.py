@@ -293,7 +293,7 @@ def _check_registration(request: WriteRequest) -> None:
 
 
 def _builtin_settings(workspace_id: str) -> dict[str, dict[str, Any]]:
-    common = {
+    common: dict[str, Any] = {
         "description": None,
         "tags": {},
         "properties": {},

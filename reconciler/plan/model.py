@@ -107,7 +107,7 @@ class Recorded(_Frozen):
 
 
 class Plan(_Frozen):
-    format_version: Literal["1"] = FORMAT_VERSION
+    format_version: Literal["1"] = "1"
     workspace: str
     changes: tuple[Change, ...] = ()
     default_datastore: DefaultChange | None = None

@@ -69,43 +69,43 @@ def make_plan(
     for item in desired.datastores:
         if targets and item.key not in targets:
             continue
-        change = _plan_declared(ctx, item, registered.get(item.key), secret_verdicts.get(item.key, {}))
-        if change is not None:
-            changes.append(change)
+        planned = _plan_declared(ctx, item, registered.get(item.key), secret_verdicts.get(item.key, {}))
+        if planned is not None:
+            changes.append(planned)
 
     default_change = _plan_default(ctx, declared, registered, targets, notes)
     default_after = (default_change.after if default_change else actual.default_datastore) or ""
 
-    for item in sorted(actual.datastores, key=lambda d: d.key):
-        if item.key in declared or item.builtin:
+    for gone in sorted(actual.datastores, key=lambda d: d.key):
+        if gone.key in declared or gone.builtin:
             continue
-        if not item.known_type:
-            notes.append(f"{item.name}: type {item.type!r} is not managed by reconciler; left alone")
+        if not gone.known_type:
+            notes.append(f"{gone.name}: type {gone.type!r} is not managed by reconciler; left alone")
             continue
-        if item.owner != desired.owner or (targets and item.key not in targets):
+        if gone.owner != desired.owner or (targets and gone.key not in targets):
             continue
-        if item.protected:
+        if gone.protected:
             ctx.error(
-                f"{item.name} is protected (protect: true) and would be deleted because it is no longer "
+                f"{gone.name} is protected (protect: true) and would be deleted because it is no longer "
                 "declared; declare it again with protect: false and apply, then remove it"
             )
             continue
-        if item.key == default_after.lower():
+        if gone.key == default_after.lower():
             ctx.error(
-                f"{item.name} is the workspace default datastore and cannot be deleted; set another default first"
+                f"{gone.name} is the workspace default datastore and cannot be deleted; set another default first"
             )
             continue
         changes.append(
             Change(
-                name=item.name,
-                type=item.type,
+                name=gone.name,
+                type=gone.type,
                 action=Action.DELETE,
                 reason=f"no longer declared (owned by {desired.owner})",
-                before=dict(item.settings),
-                before_version=item.version,
+                before=dict(gone.settings),
+                before_version=gone.version,
             )
         )
-    _check_replacements(ctx, changes, default_after, registered)
+    _check_replacements(ctx, changes, default_after)
 
     if ctx.problems:
         raise PlanError(ctx.problems)
@@ -214,14 +214,21 @@ def _plan_declared(
         immutable = immutable | set(before) | set(after)  # every field of another type is replaced
     fields = field_changes(before, after, frozenset(immutable))
     fields.extend(_secret_changes(item, actual, verdicts, before))
-    common = dict(
-        name=item.name,
-        type=item.type,
-        before=before,
-        after=after,
-        before_version=actual.version,
-        adopt=adopt,
-    )
+
+    def change(action: Action, reason: str = "", *, validate_on_write: bool = validate) -> Change:
+        return Change(
+            name=item.name,
+            type=item.type,
+            action=action,
+            fields=tuple(fields),
+            reason=reason,
+            before=before,
+            after=after,
+            before_version=actual.version,
+            validate_on_write=validate_on_write,
+            adopt=adopt,
+        )
+
     replacing = [f for f in fields if f.forces_replacement]
     if replacing:
         if actual.protected or item.protect:
@@ -232,15 +239,12 @@ def _plan_declared(
                 item,
             )
             return None
-        reason = f"{join_names(sorted({_top(f.path) for f in replacing}))} cannot change in place"
-        return Change(action=Action.REPLACE, fields=tuple(fields), reason=reason, validate_on_write=validate, **common)
+        return change(Action.REPLACE, f"{join_names(sorted({_top(f.path) for f in replacing}))} cannot change in place")
     if fields or adopt:
-        reason = "adopt" if adopt else f"{join_names(_changed_names(fields))} changed"
-        return Change(action=Action.UPDATE, fields=tuple(fields), reason=reason, validate_on_write=validate, **common)
+        return change(Action.UPDATE, "adopt" if adopt else f"{join_names(_changed_names(fields))} changed")
     if validate and (ctx.options.revalidate or actual.validated is False):
-        reason = "--revalidate" if ctx.options.revalidate else "registered without validation"
-        return Change(action=Action.REVALIDATE, reason=reason, validate_on_write=True, **common)
-    return Change(action=Action.NOOP, **common)
+        return change(Action.REVALIDATE, "--revalidate" if ctx.options.revalidate else "registered without validation")
+    return change(Action.NOOP, validate_on_write=False)
 
 
 def _top(path: str) -> str:
@@ -305,9 +309,7 @@ def _plan_default(
     return DefaultChange(before=current, after=name)
 
 
-def _check_replacements(
-    ctx: _Context, changes: list[Change], default_after: str, registered: Mapping[str, RegisteredDatastore]
-) -> None:
+def _check_replacements(ctx: _Context, changes: list[Change], default_after: str) -> None:
     """A replace deletes first: refuse it for the default unless the workspace replaces atomically."""
     if ctx.capabilities.atomic_replace:
         return
