@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +13,9 @@ from pydantic import ValidationError
 
 from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.manifest.messages import problems_from_validation
-from reconciler.manifest.models import BUILTIN_DATASTORES, Datastore, Manifest
+from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
+from reconciler.secrets.resolve import SecretRequest, check_files
 
 DEFAULT_MANIFEST = "datastores.yaml"
 DEFAULT_OWNER = "default"
@@ -59,10 +61,17 @@ class ManifestSet:
 
 
 def read_files(paths: Sequence[str]) -> tuple[list[tuple[str, bytes]], list[Problem]]:
-    """Read each file; a missing or unreadable file is a problem, not an exception."""
+    """Read each file; a missing, unreadable or repeated file is a problem, not an exception."""
     contents: list[tuple[str, bytes]] = []
     problems: list[Problem] = []
+    given: dict[str, str] = {}
     for path in paths:
+        real = os.path.realpath(path)
+        if real in given:
+            same = "" if given[real] == path else f" (the same file as {given[real]})"
+            problems.append(Problem(f"{path}: given more than once{same}; give each manifest once"))
+            continue
+        given[real] = path
         try:
             contents.append((path, Path(path).read_bytes()))
         except FileNotFoundError:
@@ -85,11 +94,28 @@ def digest_of(contents: Sequence[tuple[str, bytes]]) -> str:
     return "sha256:" + hasher.hexdigest()
 
 
+def _not_utf8(path: str, data: bytes, exc: UnicodeDecodeError) -> Problem:
+    """Where the first undecodable byte is, as a line and column (columns count characters)."""
+    before = data[: exc.start]
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8-sig", errors="replace")) + 1
+    return Problem(
+        "not UTF-8 text; save the manifest as UTF-8",
+        SourceLocation(path, before.count(b"\n") + 1, column),
+    )
+
+
+def _under(problem: Problem, fields: list[str]) -> bool:
+    """Whether a problem's field is at or below one of ``fields``."""
+    field = problem.field or ""
+    return any(field == f or field.startswith((f + ".", f + "[")) for f in fields)
+
+
 def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, Manifest | None, list[Problem]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return YamlDocument(path, None), None, [Problem(f"{path}: not UTF-8 text (byte {exc.start})")]
+        return YamlDocument(path, None), None, [_not_utf8(path, data, exc)]
     doc, problems = parse_yaml(text, path)
     if problems and doc.data is None:
         return doc, None, problems
@@ -108,56 +134,79 @@ def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, Manifest | None, l
     try:
         manifest = Manifest.model_validate(doc.data)
     except ValidationError as exc:
-        return doc, None, problems + problems_from_validation(exc, doc)
+        # A value the YAML reader already rejected (a recursive alias, a bad tag) is not reported twice.
+        yaml_fields = [p.field for p in problems if p.field]
+        return doc, None, problems + [p for p in problems_from_validation(exc, doc) if not _under(p, yaml_fields)]
     return doc, manifest, problems
 
 
 def load_manifests(paths: Sequence[str]) -> ManifestSet:
     """Parse, validate and cross-check every file; raise one :class:`ManifestError` listing all problems."""
     contents, problems = read_files(paths)
+    docs: list[YamlDocument] = []
     parsed: list[tuple[YamlDocument, Manifest]] = []
     for path, data in contents:
         doc, manifest, file_problems = _parse_one(path, data)
+        docs.append(doc)
         problems.extend(file_problems)
         if manifest is not None and not file_problems:
             parsed.append((doc, manifest))
-    result = _merge(parsed, problems, digest_of(contents))
+    rejected = _check_names(docs, problems)
+    result = _merge(parsed, rejected, problems, digest_of(contents))
+    problems.extend(_secret_file_problems(result.datastores))
     if problems:
         raise ManifestError(problems)
     return result
 
 
-def _merge(parsed: list[tuple[YamlDocument, Manifest]], problems: list[Problem], digest: str) -> ManifestSet:
-    declared: list[DeclaredDatastore] = []
-    seen: dict[str, DeclaredDatastore] = {}
-    for doc, manifest in parsed:
-        for index, model in enumerate(manifest.datastores):
-            entry = DeclaredDatastore(model, index, doc)
-            key = model.name.lower()
-            if key in BUILTIN_DATASTORES:
-                problems.append(
-                    Problem(
-                        f"{model.name!r} is a built-in datastore of every workspace; reconciler never "
-                        "changes built-ins (choose another name)",
-                        entry.locate("name"),
-                        entry.field_name("name"),
-                    )
-                )
-                continue
-            if key in seen:
-                first = seen[key]
-                problems.append(
-                    Problem(
-                        f"duplicate datastore name {model.name!r} (names are case-insensitive; first "
-                        f"declared at {first.locate('name')})",
-                        entry.locate("name"),
-                        entry.field_name("name"),
-                    )
-                )
-                continue
-            seen[key] = entry
-            declared.append(entry)
+def _declared_names(doc: YamlDocument) -> list[tuple[int, str]]:
+    """The well-formed names in a file's ``datastores`` list, even when other fields are invalid."""
+    entries = doc.data.get("datastores") if isinstance(doc.data, dict) else None
+    if not isinstance(entries, list):
+        return []
+    return [
+        (index, entry["name"])
+        for index, entry in enumerate(entries)
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str) and re.fullmatch(NAME_PATTERN, entry["name"])
+    ]
 
+
+def _check_names(docs: list[YamlDocument], problems: list[Problem]) -> set[tuple[str, int]]:
+    """Built-in and duplicate names across all files; returns the (file, index) entries to leave out.
+
+    Checked on the raw data, so that a duplicate is reported together with an invalid field elsewhere.
+    """
+    rejected: set[tuple[str, int]] = set()
+    seen: dict[str, SourceLocation] = {}
+    for doc in docs:
+        for index, name in _declared_names(doc):
+            path = ("datastores", index, "name")
+            where, field = doc.locate(path), render_path(path)
+            key = name.lower()
+            if key in BUILTIN_DATASTORES:
+                message = (
+                    f"{key!r} is a built-in datastore of every workspace; reconciler never changes built-ins "
+                    "(choose another name)"
+                )
+            elif key in seen:
+                message = f"duplicate datastore name (names are case-insensitive; first declared at {seen[key]})"
+            else:
+                seen[key] = where
+                continue
+            problems.append(Problem(message, where, field))
+            rejected.add((doc.file, index))
+    return rejected
+
+
+def _merge(
+    parsed: list[tuple[YamlDocument, Manifest]], rejected: set[tuple[str, int]], problems: list[Problem], digest: str
+) -> ManifestSet:
+    declared = [
+        DeclaredDatastore(model, index, doc)
+        for doc, manifest in parsed
+        for index, model in enumerate(manifest.datastores)
+        if (doc.file, index) not in rejected
+    ]
     owner = _agree(parsed, "owner", problems) or DEFAULT_OWNER
     workspace = _agree(parsed, "workspace", problems)
     default = _agree(parsed, "default_datastore", problems)
@@ -173,6 +222,19 @@ def _merge(parsed: list[tuple[YamlDocument, Manifest]], problems: list[Problem],
     )
 
 
+def _secret_file_problems(declared: Sequence[DeclaredDatastore]) -> list[Problem]:
+    """Missing ``${file:...}`` targets, checked here so that they are reported with every other problem."""
+    fields = {
+        (i, path): (entry, ref) for i, entry in enumerate(declared) for path, ref in entry.model.secret_refs().items()
+    }
+    errors = check_files([SecretRequest(key, ref, entry.base_dir) for key, (entry, ref) in fields.items()])
+    problems = []
+    for (i, path), (entry, _) in fields.items():
+        if (i, path) in errors:
+            problems.append(Problem(errors[(i, path)], entry.locate(*path.split(".")), entry.field_name(path)))
+    return problems
+
+
 def _agree(parsed: list[tuple[YamlDocument, Manifest]], field: str, problems: list[Problem]) -> str | None:
     """A top-level setting given in several files must have one value (case-insensitive for names)."""
     values: list[tuple[str, YamlDocument]] = [
@@ -186,7 +248,8 @@ def _agree(parsed: list[tuple[YamlDocument, Manifest]], field: str, problems: li
         if not same:
             problems.append(
                 Problem(
-                    f"conflicts with {first!r} in {first_doc.file}: all manifests of one run must agree on {field}",
+                    f"differs from {first_doc.locate((field,))}; all manifests of one run must agree on {field} "
+                    "(set it in one file, or to the same value everywhere)",
                     doc.locate((field,)),
                     field,
                 )

@@ -9,6 +9,7 @@ import difflib
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -40,25 +41,37 @@ RESERVED_TAG_PREFIX = "reconciler:"
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
-DatastoreName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-OwnerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
-StorageAccountName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{3,24}$")]
+
+def _single_line(value: str) -> str:
+    """``$`` in the patterns also matches before a final line break, which a YAML ``|`` block adds."""
+    if value.endswith("\n"):
+        raise ValueError("must not end with a line break (use a plain value, or '|-' instead of '|')")
+    return value
+
+
+_SINGLE_LINE = AfterValidator(_single_line)
+
+DatastoreName = Annotated[str, StringConstraints(pattern=NAME_PATTERN), _SINGLE_LINE]
+OwnerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"), _SINGLE_LINE]
+StorageAccountName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{3,24}$"), _SINGLE_LINE]
 # Storage names: 3-63 lowercase letters, digits and single hyphens, not starting or ending with one.
 _DNS_LIKE = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 ContainerName = Annotated[
-    str, StringConstraints(pattern=rf"^(?:\$root|\$web|\$logs|{_DNS_LIKE})$", min_length=3, max_length=63)
+    str, StringConstraints(pattern=rf"^(?:\$root|\$web|\$logs|{_DNS_LIKE})$", min_length=3, max_length=63), _SINGLE_LINE
 ]
-ShareName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63)]
-FilesystemName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63)]
-Endpoint = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$")]
-ServerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
+ShareName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63), _SINGLE_LINE]
+FilesystemName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63), _SINGLE_LINE]
+Endpoint = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$"), _SINGLE_LINE
+]
+ServerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"), _SINGLE_LINE]
 DatabaseName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-TenantId = Annotated[str, StringConstraints(pattern=rf"^(?:{_GUID}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})$")]
-ClientId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$")]
-Thumbprint = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$")]
-HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s/$.?#][^\s]*$")]
-ResourceGroup = Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$")]
-SubscriptionId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$")]
+TenantId = Annotated[str, StringConstraints(pattern=rf"^(?:{_GUID}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})$"), _SINGLE_LINE]
+ClientId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE]
+Thumbprint = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"), _SINGLE_LINE]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s/$.?#][^\s]*$"), _SINGLE_LINE]
+ResourceGroup = Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$"), _SINGLE_LINE]
+SubscriptionId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Protocol = Literal["https", "http"]
 IdentityMode = Literal["none", "workspace_system_assigned_identity", "workspace_user_assigned_identity"]

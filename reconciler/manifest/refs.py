@@ -18,6 +18,7 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAULT_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,23}$")
 _SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _VERSION = re.compile(r"^[0-9a-fA-F]{32}$")
+_KINDS = ("env", "file", "keyvault")
 
 ALLOWED_FORMS = "${env:NAME}, ${file:PATH} or ${keyvault:VAULT/SECRET[/VERSION]}"
 
@@ -44,9 +45,6 @@ def looks_like_reference(text: str) -> bool:
     return text.startswith("${") and text.endswith("}")
 
 
-_KINDS = ("env", "file", "keyvault")
-
-
 def parse_ref(text: str) -> SecretRef:
     """Parse one reference; raise :class:`RefSyntaxError` with a message that never quotes the input.
 
@@ -63,7 +61,7 @@ def parse_ref(text: str) -> SecretRef:
     if kind == "env":
         if not body:
             raise RefSyntaxError("${env:...} needs an environment variable name")
-        if not _ENV_NAME.match(body):
+        if not _ENV_NAME.fullmatch(body):
             raise RefSyntaxError(
                 "${env:...} variable name is invalid: letters, digits and underscores, not starting with a digit"
             )
@@ -93,31 +91,32 @@ def _malformed(text: str) -> str:
 
 
 def _parse_keyvault(text: str, body: str) -> SecretRef:
+    if "/" not in body.removeprefix("https://").rstrip("/"):
+        raise RefSyntaxError("${keyvault:...} needs a secret name: VAULT/SECRET or VAULT/SECRET/VERSION")
     if body.startswith("https://"):
         parts = urlsplit(body)
         if not parts.hostname:
             raise RefSyntaxError("${keyvault:...} vault URL has no host")
         if parts.query or parts.fragment:
             raise RefSyntaxError("${keyvault:...} vault URL must not have a query or fragment")
-        vault_url = f"https://{parts.netloc}"
-        rest = parts.path.removeprefix("/")
+        vault_url, rest = f"https://{parts.netloc}", parts.path.removeprefix("/")
     else:
         vault, _, rest = body.partition("/")
-        if not _VAULT_NAME.match(vault):
+        if not _VAULT_NAME.fullmatch(vault):
             raise RefSyntaxError(
                 "${keyvault:...} vault name is invalid: 3-24 letters, digits and single hyphens, starting "
                 "with a letter and ending with a letter or digit (or give the full https:// vault URL)"
             )
         vault_url = vault.lower()
-    segments = rest.split("/") if rest else []
+    segments = rest.split("/")
     if "" in segments:
         raise RefSyntaxError("${keyvault:...} has an empty path segment; expected VAULT/SECRET[/VERSION]")
-    if len(segments) not in (1, 2):
+    if len(segments) > 2:
         raise RefSyntaxError("${keyvault:...} must be VAULT/SECRET or VAULT/SECRET/VERSION")
     secret = segments[0]
     version = segments[1] if len(segments) == 2 else None
-    if not _SECRET_NAME.match(secret):
+    if not _SECRET_NAME.fullmatch(secret):
         raise RefSyntaxError("${keyvault:...} secret name is invalid: 1-127 letters, digits and hyphens")
-    if version is not None and not _VERSION.match(version):
+    if version is not None and not _VERSION.fullmatch(version):
         raise RefSyntaxError("${keyvault:...} version must be 32 hexadecimal characters")
     return SecretRef("keyvault", text, vault_url, secret, version)
