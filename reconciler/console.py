@@ -65,8 +65,15 @@ def configure_logging(verbosity: int, stream: TextIO | None = None) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # The SDKs warn about failures that reconciler reports itself, in a located message; their
+    # multi-line warnings would only repeat it. -vv shows them with everything else.
+    for name in _SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbosity >= 2 else logging.ERROR)
     if verbosity <= 0:
         root.setLevel(logging.WARNING)
         return
     root.setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
     logging.getLogger("reconciler").setLevel(logging.DEBUG if verbosity >= 2 else logging.INFO)
+
+
+_SDK_LOGGERS = ("azure", "msal")

@@ -3,6 +3,7 @@
 :class:`~reconciler.secrets.value.SecretValue` registers its value here when it is created, so
 log records, error messages and CLI output can be passed through :func:`redact` even when the
 text came from a third-party library (an SDK error that quotes a URL with a SAS signature).
+Log records also lose URL query strings beyond known-safe parameters (:func:`redact_log`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,42 @@ def redact(text: str) -> str:
     return _ALWAYS.sub(lambda m: (m.group(1) or m.group(2)) + MASK, text)
 
 
+#: Query parameters that never carry credentials; in logs every other one is masked, name and value.
+SAFE_QUERY_NAMES = frozenset(
+    {
+        "api-version",
+        "authorization_endpoint",
+        "comp",
+        "delimiter",
+        "include",
+        "maxresults",
+        "recursive",
+        "resource",
+        "restype",
+        "timeout",
+        "$skiptoken",
+        "$top",
+    }
+)
+_QUERY = re.compile(r"(?<=[\w/.\-])\?([\w$%.~+\-][^\s'\"#<>]*)")
+
+
+def _mask_query(match: re.Match[str]) -> str:
+    parts = match.group(1).split("&")
+    return "?" + "&".join(p if p.partition("=")[0].lower() in SAFE_QUERY_NAMES else MASK for p in parts)
+
+
+def redact_log(text: str) -> str:
+    """:func:`redact`, and URL query strings cut down to known-safe parameters.
+
+    A SAS token handed to a storage SDK becomes the query of every request URL, and SDK HTTP
+    logging quotes those URLs with only the *values* masked: a token that is not of the form
+    ``name=value&...`` then shows up as a parameter name, a fragment no registry can match.
+    Logs need the path and the api-version, never the rest.
+    """
+    return _QUERY.sub(_mask_query, redact(text))
+
+
 def forget_all() -> None:
     """Drop every registered value (tests only: each test process starts clean)."""
     global _dirty
@@ -70,19 +107,19 @@ def forget_all() -> None:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that formats the record, then scrubs the message and any traceback."""
+    """A logging filter that formats the record, then scrubs the message and any traceback (:func:`redact_log`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = redact(record.getMessage())
+        message = redact_log(record.getMessage())
         record.msg, record.args = message, None
         if record.exc_info:
             import traceback
 
             text = "".join(traceback.format_exception(*record.exc_info))
-            record.exc_text = redact(text)
+            record.exc_text = redact_log(text)
             record.exc_info = None
         if record.stack_info:
-            record.stack_info = redact(record.stack_info)
+            record.stack_info = redact_log(record.stack_info)
         return True
 
 
