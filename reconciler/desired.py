@@ -7,7 +7,7 @@ from typing import Any
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.load import DeclaredDatastore, ManifestSet
 from reconciler.manifest.models import Datastore
-from reconciler.secrets.resolve import SecretRequest, SecretResolver, check_files
+from reconciler.secrets.resolve import SecretRequest, SecretResolver
 from reconciler.state import DesiredDatastore, DesiredState
 
 
@@ -42,13 +42,6 @@ def _problems(manifests: ManifestSet, errors: dict[Any, str]) -> list[Problem]:
         parts = path.split(".")
         problems.append(Problem(message, entry.locate(*parts), entry.field_name(path)))
     return problems
-
-
-def check_offline(manifests: ManifestSet) -> None:
-    """What ``validate`` can check without secrets or network: referenced files exist."""
-    errors = check_files(secret_requests(manifests))
-    if errors:
-        raise ManifestError(_problems(manifests, errors))
 
 
 def build_desired(manifests: ManifestSet, resolver: SecretResolver) -> DesiredState:

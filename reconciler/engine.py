@@ -81,7 +81,7 @@ def compute_plan(
     environ: Mapping[str, str] | None = None,
 ) -> PlanRun:
     """Load and check the input completely before opening the workspace; then observe and plan."""
-    manifests = load_manifests(manifest_files(files))
+    manifests = load_manifests(manifest_files(files), environ=os.environ if environ is None else environ)
     uri = resolve_workspace_uri(workspace_option, manifests, environ)
     desired = build_desired(manifests, resolver)
     workspace = open_workspace(uri)

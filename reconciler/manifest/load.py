@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.manifest.messages import problems_from_validation
 from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
-from reconciler.secrets.resolve import SecretRequest, check_files
+from reconciler.secrets.resolve import SecretRequest, check_local
 
 DEFAULT_MANIFEST = "datastores.yaml"
 DEFAULT_OWNER = "default"
@@ -140,8 +140,12 @@ def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, Manifest | None, l
     return doc, manifest, problems
 
 
-def load_manifests(paths: Sequence[str]) -> ManifestSet:
-    """Parse, validate and cross-check every file; raise one :class:`ManifestError` listing all problems."""
+def load_manifests(paths: Sequence[str], *, environ: Mapping[str, str] | None = None) -> ManifestSet:
+    """Parse, validate and cross-check every file; raise one :class:`ManifestError` listing all problems.
+
+    Secret references are checked offline here too (files exist; with ``environ``, variables are
+    set), so a plan reports them together with every other problem in the manifests.
+    """
     contents, problems = read_files(paths)
     docs: list[YamlDocument] = []
     parsed: list[tuple[YamlDocument, Manifest]] = []
@@ -153,7 +157,7 @@ def load_manifests(paths: Sequence[str]) -> ManifestSet:
             parsed.append((doc, manifest))
     rejected = _check_names(docs, problems)
     result = _merge(parsed, rejected, problems, digest_of(contents))
-    problems.extend(_secret_file_problems(result.datastores))
+    problems.extend(_local_secret_problems(result.datastores, environ))
     if problems:
         raise ManifestError(problems)
     return result
@@ -222,12 +226,12 @@ def _merge(
     )
 
 
-def _secret_file_problems(declared: Sequence[DeclaredDatastore]) -> list[Problem]:
-    """Missing ``${file:...}`` targets, checked here so that they are reported with every other problem."""
+def _local_secret_problems(declared: Sequence[DeclaredDatastore], environ: Mapping[str, str] | None) -> list[Problem]:
+    """Missing ``${file:...}`` targets (and unset ``${env:...}``), located at their fields."""
     fields = {
         (i, path): (entry, ref) for i, entry in enumerate(declared) for path, ref in entry.model.secret_refs().items()
     }
-    errors = check_files([SecretRequest(key, ref, entry.base_dir) for key, (entry, ref) in fields.items()])
+    errors = check_local([SecretRequest(key, ref, entry.base_dir) for key, (entry, ref) in fields.items()], environ)
     problems = []
     for (i, path), (entry, _) in fields.items():
         if (i, path) in errors:

@@ -116,16 +116,20 @@ class SecretResolver:
         return result
 
 
-def check_files(requests: Sequence[SecretRequest]) -> dict[Hashable, str]:
-    """Offline check for ``validate``: every ``${file:...}`` exists and is readable."""
+def check_local(requests: Sequence[SecretRequest], environ: Mapping[str, str] | None = None) -> dict[Hashable, str]:
+    """Offline checks, reported with the manifest's other problems: every ``${file:...}`` exists and
+    is readable; with ``environ`` (plan and apply, not validate) every ``${env:...}`` is set."""
     errors: dict[Hashable, str] = {}
     for request in requests:
         ref = request.ref
-        if ref.kind != "file":
-            continue
-        path = request.base_dir / ref.target
-        if not path.is_file():
-            errors[request.key] = f"secret file {ref.target} not found (paths are relative to the manifest)"
-        elif not os.access(path, os.R_OK):
-            errors[request.key] = f"cannot read secret file {ref.target}"
+        if ref.kind == "file":
+            path = request.base_dir / ref.target
+            if not path.is_file():
+                errors[request.key] = f"secret file {ref.target} not found (paths are relative to the manifest)"
+            elif not os.access(path, os.R_OK):
+                errors[request.key] = f"cannot read secret file {ref.target}"
+        elif ref.kind == "env" and environ is not None:
+            problem = read_env(ref.target, environ)
+            if isinstance(problem, str):
+                errors[request.key] = problem
     return errors
