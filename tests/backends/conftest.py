@@ -1,0 +1,37 @@
+"""Fixtures of the backend tests: a fresh workspace of each backend, and the fake ARM behind one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.backends.harness import Harness, arm_harness, local_harness
+from tests.fakes.arm import FakeArm
+from tests.fakes.tls import TlsMaterial, generate_tls
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
+    return generate_tls(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def fake_arm(tls: TlsMaterial) -> Iterator[FakeArm]:
+    """A fake ARM per test: its switches (faults, 403 on listSecrets, validation failures) are global."""
+    with FakeArm(tls=tls) as fake:
+        yield fake
+
+
+@pytest.fixture(params=["local", "azureml"])
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """The same tests against the embedded workspace and against Azure ML over (fake) ARM."""
+    if request.param == "local":
+        made = local_harness(tmp_path / "workspace.db")
+    else:
+        made = arm_harness(request.getfixturevalue("fake_arm"))
+    try:
+        yield made
+    finally:
+        made.workspace.close()
