@@ -66,12 +66,16 @@ Endpoint = Annotated[
 ]
 ServerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"), _SINGLE_LINE]
 DatabaseName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-TenantId = Annotated[str, StringConstraints(pattern=rf"^(?:{_GUID}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})$"), _SINGLE_LINE]
-ClientId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE]
+#: GUIDs and tenant domains are case-insensitive; Azure returns them lower-case, so compare them so.
+_LOWER_CASE = AfterValidator(str.lower)
+TenantId = Annotated[
+    str, StringConstraints(pattern=rf"^(?:{_GUID}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})$"), _SINGLE_LINE, _LOWER_CASE
+]
+ClientId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE, _LOWER_CASE]
 Thumbprint = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"), _SINGLE_LINE]
 HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s/$.?#][^\s]*$"), _SINGLE_LINE]
 ResourceGroup = Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$"), _SINGLE_LINE]
-SubscriptionId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE]
+SubscriptionId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE, _LOWER_CASE]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Protocol = Literal["https", "http"]
 IdentityMode = Literal["none", "workspace_system_assigned_identity", "workspace_user_assigned_identity"]

@@ -236,11 +236,6 @@ def test_identity_modes_and_guids_in_any_case() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the manifest side keeps GUID case as written (settings_of); ARM answers GUIDs in lower case. "
-    "Lower-casing GUIDs in the manifest models would fix it (reported to the lead, models.py not edited).",
-)
 def test_upper_case_guids_in_a_manifest_plan_no_changes() -> None:
     entry = {
         "name": "l",
