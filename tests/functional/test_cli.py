@@ -28,6 +28,7 @@ datastores:
     tags: {team: data}
     account_name: contosoraw
     container_name: raw
+    skip_validation: true   # a fictional account: the storage probe could not reach it
     credentials:
       account_key: ${env:RAW_KEY}
   - name: lake
@@ -362,7 +363,8 @@ def test_revalidate_flag(base: Project):
     applied(base)
     result = base.run("plan", "--revalidate", "--detailed-exitcode")
     assert result.code == 2
-    assert "! raw (azure_blob): --revalidate" in result.out and "0 to update" in result.out
+    assert "! lake (azure_data_lake_gen2): --revalidate" in result.out and "0 to update" in result.out
+    assert "! raw" not in result.out  # skip_validation: true is never revalidated
 
 
 def test_workspace_resolution_order(base: Project, tmp_path: Path):
