@@ -95,10 +95,12 @@ def test_fingerprint_is_salted_slow_and_matches_only_the_value():
     value = SecretValue(CANARY)
     first, second = fingerprint.fingerprint(value), fingerprint.fingerprint(value)
     assert first != second  # fresh salt each time
-    assert first.startswith("scrypt$16384$8$1$")
+    assert first.startswith("scrypt$4096$8$1$")
     assert CANARY not in first
     assert fingerprint.matches(value, first) is True
     assert fingerprint.matches(SecretValue("something-else"), first) is False
+    older = fingerprint.fingerprint(value).replace("scrypt$4096$", "scrypt$16384$", 1)
+    assert fingerprint.matches(value, older) is False  # parameters are read from the stored string
     assert fingerprint.matches(value, "sha256$abc") is None
     assert fingerprint.matches(value, "scrypt$1$1$1$x$y") is None
 
