@@ -43,7 +43,11 @@ def peak_of(args: list[str], cwd: Path, env: dict[str, str]) -> int:
     if gnu_time is None:
         return run(args, cwd, env)[1]
     proc = subprocess.run(
-        [gnu_time, "-f", "%M", sys.executable, "-m", "reconciler", *args], cwd=cwd, env=env, capture_output=True, text=True
+        [gnu_time, "-f", "%M", sys.executable, "-m", "reconciler", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     return int(proc.stderr.strip().splitlines()[-1]) // 1024
 
@@ -67,7 +71,11 @@ def big_manifest(path: Path, count: int) -> dict[str, str]:
             lines += ["    credentials:", f"      account_key: ${{env:BENCH_KEY_{i}}}"]
             env[f"BENCH_KEY_{i}"] = f"key-{i:05d}-" + "x" * 60
         elif kind == 1:
-            lines += ["    type: azure_data_lake_gen2", f"    account_name: lake{i % 97:04d}", f"    filesystem: f{i:05d}"]
+            lines += [
+                "    type: azure_data_lake_gen2",
+                f"    account_name: lake{i % 97:04d}",
+                f"    filesystem: f{i:05d}",
+            ]
             lines += [
                 "    credentials:",
                 "      tenant_id: 72f988bf-86f1-41af-91ab-2d7cd011db47",
@@ -101,10 +109,14 @@ def main() -> None:
         manifest = ["-f", str(quick / "datastores.yaml")]
         for label, cmd in (("validate", ["validate", *manifest]), ("plan (empty workspace)", ["plan", *manifest])):
             times = timed(cmd, tmp, env, args.runs)
-            rows.append((f"quickstart {label}", f"median {statistics.median(times):.3f} s, min {min(times):.3f} s", "< 0.3 s"))
+            rows.append(
+                (f"quickstart {label}", f"median {statistics.median(times):.3f} s, min {min(times):.3f} s", "< 0.3 s")
+            )
         run(["apply", "--auto-approve", *manifest], tmp, env)
         times = timed(["plan", *manifest], tmp, env, args.runs)
-        rows.append(("quickstart plan (applied)", f"median {statistics.median(times):.3f} s, min {min(times):.3f} s", "< 0.3 s"))
+        rows.append(
+            ("quickstart plan (applied)", f"median {statistics.median(times):.3f} s, min {min(times):.3f} s", "< 0.3 s")
+        )
 
         medians: dict[int, float] = {}
         for size in sizes:
@@ -116,8 +128,13 @@ def main() -> None:
             times = timed(["plan", "--detailed-exitcode", "-f", str(path)], tmp, env, max(3, args.runs // 2))
             medians[size] = statistics.median(times)
             peak = peak_of(["plan", "-f", str(path)], tmp, env)
-            rows.append((f"plan {size} declared vs {size} registered", f"median {medians[size]:.3f} s, peak {peak} MB",
-                         "< 1.5 s, < 200 MB" if size == 2000 else ""))
+            rows.append(
+                (
+                    f"plan {size} declared vs {size} registered",
+                    f"median {medians[size]:.3f} s, peak {peak} MB",
+                    "< 1.5 s, < 200 MB" if size == 2000 else "",
+                )
+            )
             rows.append((f"apply creating {size} (setup)", f"{apply_seconds:.2f} s", ""))
         if 200 in medians and 2000 in medians:
             rows.append(("plan 2000 / plan 200", f"{medians[2000] / medians[200]:.1f}x", "<= 12x"))

@@ -146,12 +146,12 @@ def plan(
         resolver=_resolver(),
     )
     try:
-        probe_lines, failed = _probe(run)
+        probes = _probe(run)
     finally:
         run.close()
-    _render_plan(console, run.plan, fmt, probe_lines)
-    if failed is not None:
-        raise failed
+    _render_plan(console, run.plan, fmt, probes)
+    if probes.error is not None:
+        raise probes.error
     if out:
         write_plan_file(run.plan, out)
         if fmt == "text":
@@ -161,26 +161,26 @@ def plan(
     return EXIT_OK
 
 
-def _render_plan(console: Console, plan: Any, fmt: str, probe_lines: Sequence[Any] = ()) -> None:
+def _render_plan(console: Console, plan: Any, fmt: str, probes: Any = None) -> None:
+    """The plan in ``fmt``; the probe results go before the text summary line, or into ``validation``."""
     from reconciler.render.machine import plan_document, render_json, render_markdown
     from reconciler.render.text import render_text
 
+    validation = probes.json() if probes is not None else None
     if fmt == "json":
-        console.raw(render_json(plan_document(plan)))
+        console.raw(render_json(plan_document(plan, validation=validation)))
     elif fmt == "markdown":
-        console.raw(render_markdown(plan))
+        console.raw(render_markdown(plan, validation=validation))
     else:
         lines = render_text(plan)
-        console.lines([*lines[:-1], *probe_lines, lines[-1]])
+        console.lines([*lines[:-1], *(probes.lines if probes is not None else ()), lines[-1]])
 
 
-def _probe(run: Any) -> tuple[list[Any], ReconcilerError | None]:
-    """Run the storage probes for the changes that register with validation."""
-    from reconciler.validation.runner import probe_plan, probe_report_lines
+def _probe(run: Any) -> Any:
+    """Run the storage probes for the changes that register with validation (a ProbeReport)."""
+    from reconciler.validation.runner import probe_plan, probe_report
 
-    results = probe_plan(run.plan, run.desired.by_key())
-    lines, error = probe_report_lines(results)
-    return lines, error
+    return probe_report(probe_plan(run.plan, run.desired.by_key()))
 
 
 # ------------------------------------------------------------------------------ apply
@@ -234,15 +234,15 @@ def apply(
     try:
         if saved is not None:
             verify_saved_plan(saved, run)
-        probe_lines, failed = _probe(run)
+        probes = _probe(run)
         if fmt == "text" and saved is None:
-            _render_plan(console, run.plan, "text", probe_lines)
+            _render_plan(console, run.plan, "text", probes)
         elif fmt == "text":
             from reconciler.render.text import summary_line
 
-            console.lines([*probe_lines, _line(f"Applying the saved plan {planfile}. {summary_line(run.plan)}")])
-        if failed is not None:
-            raise failed
+            console.lines([*probes.lines, _line(f"Applying the saved plan {planfile}. {summary_line(run.plan)}")])
+        if probes.error is not None:
+            raise probes.error
         if not run.plan.has_changes:
             if fmt == "json":
                 _print_apply_json(console, run.plan, None)

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.plan.model import Action, Change, Plan
 from reconciler.render.text import change_lines, summary_line
 
+Validation = Sequence[Mapping[str, Any]]
 
-def plan_document(plan: Plan) -> dict[str, Any]:
-    """The JSON plan (``--format json`` and the ``--out`` file); see the CLI contract."""
-    return plan.model_dump(mode="json")
+
+def plan_document(plan: Plan, validation: Validation | None = None) -> dict[str, Any]:
+    """The JSON plan (``--format json`` and the ``--out`` file); see the CLI contract.
+
+    ``validation`` (the storage probe results of this run, one object per probed datastore:
+    name, type, outcome, message, seconds) is added only when probes ran; a saved plan never
+    carries it, because it describes the run, not the decision.
+    """
+    document = plan.model_dump(mode="json")
+    if validation is not None:
+        document["validation"] = [dict(row) for row in validation]
+    return document
 
 
 def render_json(document: Any) -> str:
@@ -52,8 +63,25 @@ def _diff_lines(change: Change) -> list[str]:
     return [header, *(f"{marker}   {d.lstrip()}" for d in details)]
 
 
-def render_markdown(plan: Plan) -> str:
-    """A PR comment: summary first, a table of changes, the full diff folded below."""
+def _validation_markdown(validation: Validation) -> list[str]:
+    icons = {"ok": "✅", "failed": "❌", "not probed": "➖"}
+    out = [
+        "",
+        "**Validation** (storage probes before any write)",
+        "",
+        "| | datastore | type | result |",
+        "|---|---|---|---|",
+    ]
+    for row in validation:
+        outcome = str(row.get("outcome", ""))
+        detail = outcome if not row.get("message") else f"{outcome}: {row['message']}"
+        name = _md_cell(str(row.get("name", "")))
+        out.append(f"| {icons.get(outcome, '')} | `{name}` | {row.get('type', '')} | {_md_cell(detail)} |")
+    return out
+
+
+def render_markdown(plan: Plan, validation: Validation | None = None) -> str:
+    """A PR comment: summary first, a table of changes, probe results, the full diff folded below."""
     out = [f"### reconciler plan for `{_md_cell(plan.workspace)}`", "", f"**{summary_line(plan)}**", ""]
     rows = [c for c in plan.changes if c.action.writes]
     if rows or plan.default_datastore:
@@ -67,6 +95,9 @@ def render_markdown(plan: Plan) -> str:
             out.append(
                 f"| ⭐ | default datastore | | change | {_md_cell(d.before or '(none)')} → {_md_cell(d.after)} |"
             )
+    if validation:
+        out += _validation_markdown(validation)
+    if rows or plan.default_datastore:
         diff: list[str] = []
         for c in rows:
             diff.extend(_diff_lines(c))

@@ -7,12 +7,14 @@ own reason; nothing is applied.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from reconciler.errors import Problem, ValidationFailedError
 from reconciler.plan.model import Action, Plan
@@ -21,6 +23,9 @@ from reconciler.secrets.redact import redact
 from reconciler.state import DesiredDatastore
 
 PROBE_TIMEOUT_SECONDS = 20.0
+PROBE_PARALLELISM = 16
+#: Seconds a probe may overrun its own timeout (SDK start-up, TLS) before it is abandoned as failed.
+PROBE_GRACE_SECONDS = 5.0
 PROBED_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.REVALIDATE)
 
 
@@ -37,6 +42,15 @@ class ProbeResult:
     outcome: Outcome
     message: str = ""
     seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": self.type,
+            "outcome": self.outcome.value,
+            "message": self.message,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 class ProbeFailure(Exception):
@@ -74,23 +88,29 @@ def probe_datastores(
     *,
     probes: Mapping[str, Probe] | None = None,
     timeout: float = PROBE_TIMEOUT_SECONDS,
-    parallelism: int = 16,
+    parallelism: int = PROBE_PARALLELISM,
+    grace: float = PROBE_GRACE_SECONDS,
 ) -> list[ProbeResult]:
-    """Probe each datastore (in parallel); a probe that overruns its timeout is a failure."""
+    """Probe each datastore (in parallel); a probe that overruns its timeout (plus ``grace``) is a failure.
+
+    The overall deadline allows one timeout per wave of ``parallelism`` probes, so probes waiting
+    for a worker are not blamed for the slow ones ahead of them.
+    """
     if not items:
         return []
     table = default_probes() if probes is None else probes
-    pool = ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items))), thread_name_prefix="probe")
+    workers = max(1, min(parallelism, len(items)))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
     try:
         futures = [pool.submit(_run_one, table.get(item.type), item, timeout) for item in items]
-        deadline = time.monotonic() + timeout + 5.0
+        deadline = time.monotonic() + math.ceil(len(items) / workers) * (timeout + grace)
         results = []
         for item, future in zip(items, futures, strict=True):
             try:
                 results.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
             except FutureTimeout:
                 results.append(
-                    ProbeResult(item.name, item.type, Outcome.FAILED, f"no answer within {timeout:.0f} s", timeout)
+                    ProbeResult(item.name, item.type, Outcome.FAILED, f"no answer within {timeout:g} s", timeout)
                 )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -103,6 +123,7 @@ def probe_plan(
     *,
     probes: Mapping[str, Probe] | None = None,
     timeout: float = PROBE_TIMEOUT_SECONDS,
+    parallelism: int = PROBE_PARALLELISM,
 ) -> list[ProbeResult]:
     """Probe what this plan registers with validation: creates, updates, replaces, revalidations."""
     items = [
@@ -110,7 +131,7 @@ def probe_plan(
         for c in plan.changes
         if c.action in PROBED_ACTIONS and c.validate_on_write and c.name.lower() in desired
     ]
-    return probe_datastores(items, probes=probes, timeout=timeout)
+    return probe_datastores(items, probes=probes, timeout=timeout, parallelism=parallelism)
 
 
 def probe_report_lines(results: Sequence[ProbeResult]) -> tuple[list[Line], ValidationFailedError | None]:
@@ -134,3 +155,21 @@ def probe_report_lines(results: Sequence[ProbeResult]) -> tuple[list[Line], Vali
         headline="validation failed: these datastores cannot reach their storage; nothing was applied",
     )
     return lines, error
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """The probe results of one run in the forms the CLI prints: text lines, JSON rows, the error."""
+
+    results: tuple[ProbeResult, ...] = ()
+    lines: tuple[Line, ...] = ()
+    error: ValidationFailedError | None = None
+
+    def json(self) -> list[dict[str, Any]] | None:
+        """The ``validation`` list of the JSON plan, or None when nothing was probed."""
+        return [r.to_json() for r in self.results] if self.results else None
+
+
+def probe_report(results: Sequence[ProbeResult]) -> ProbeReport:
+    lines, error = probe_report_lines(results)
+    return ProbeReport(tuple(results), tuple(lines), error)

@@ -17,10 +17,24 @@ Clients must be registered (``register_client`` or ``environment()``); an unknow
 400 ``unauthorized_client`` (AADSTS700016) and a wrong secret 401 ``invalid_client`` (AADSTS7000215),
 in AAD's JSON error shape. Tokens are opaque ``fake-aad.<random>`` strings valid for 3600 s;
 ``validate_token`` tells FakeArm whether a token came from here.
+
+Two extensions for the storage probes:
+
+- ``FakeAad(jwt_tokens=True)`` issues JWT-shaped v1 access tokens instead (RS256-signed by a key
+  published at the tenant's ``jwks_uri``) carrying what Azurite's ``--oauth basic`` checks:
+  ``iss`` starting with ``https://sts.windows.net/``, ``aud`` = the requested scope without
+  ``/.default`` (``https://storage.azure.com``), and ``iat``/``nbf``/``exp``. Azurite does not
+  verify the signature; the token still validates with ``validate_token``.
+- ``register_certificate_client`` accepts a client that signs in with a certificate (a
+  ``client_assertion`` JWT, as azure-identity's ``CertificateCredential`` sends): the assertion's
+  thumbprint header must name the registered certificate, its signature must verify with that
+  certificate's key, and ``aud``/``iss``/``sub``/``exp`` must be right; otherwise 401
+  ``invalid_client`` (AADSTS700027). ``client_certificate()`` makes such a certificate.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import io
@@ -40,8 +54,9 @@ from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .tls import TlsMaterial, generate_tls
@@ -52,10 +67,50 @@ DEFAULT_CLIENT_SECRET = "fake-client-secret"
 TOKEN_LIFETIME = 3600
 MICROSOFT_LOGIN_HOSTS = ("login.microsoftonline.com", "login.windows.net", "login.microsoft.com", "sts.windows.net")
 NO_PROXY = "127.0.0.1,localhost,::1"
+STS_ISSUER = "https://sts.windows.net/{tenant}/"
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _rs256_jwt(claims: dict[str, Any], key: rsa.RSAPrivateKey, kid: str) -> str:
+    header = {"typ": "JWT", "alg": "RS256", "kid": kid}
+    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+    signature = key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
+    return f"{signing_input}.{_b64url(signature)}"
+
+
+def client_certificate(common_name: str = "reconciler-test-sp") -> tuple[bytes, str]:
+    """A self-signed RSA client certificate: (PEM of the key and the certificate, SHA-1 thumbprint in hex).
+
+    The PEM is what a ``certificate`` credential holds and what ``CertificateCredential`` loads.
+    """
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(common_name))
+        .issuer_name(_name(common_name))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ) + cert.public_bytes(serialization.Encoding.PEM)
+    return pem, cert.fingerprint(hashes.SHA1()).hex().upper()
 
 
 def _login_host_material(directory: Path) -> tuple[Path, ssl.SSLContext]:
@@ -263,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(*aad._instance_discovery(query.get("authorization_endpoint", "")))
         elif method == "GET" and len(segments) == 4 and segments[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             self._send(200, aad._openid_configuration(self._host(), segments[0]))
+        elif method == "GET" and len(segments) == 4 and segments[1:] == ["discovery", "v2.0", "keys"]:
+            self._send(200, aad._jwks())
         elif method == "POST" and len(segments) == 4 and segments[1:] == ["oauth2", "v2.0", "token"]:
             form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
             self._send(*aad._token(segments[0], form))
@@ -283,8 +340,11 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeAad:
     """The fake issuer; ``environment()`` gives the variables a (child) process needs to use it."""
 
-    def __init__(self, *, tls: TlsMaterial | None = None) -> None:
+    def __init__(self, *, tls: TlsMaterial | None = None, jwt_tokens: bool = False) -> None:
         self.tls = tls or generate_tls()
+        self.jwt_tokens = jwt_tokens
+        self._signing_key: rsa.RSAPrivateKey | None = None
+        self._signing_kid = secrets.token_hex(8)
         self.ca_file: Path = self.tls.ca_file
         self._directory = Path(tempfile.mkdtemp(prefix="fake-aad-", dir=self.tls.directory))
         self._tunnel_ca_file, self._tunnel_context = _login_host_material(self._directory)
@@ -292,6 +352,7 @@ class FakeAad:
         self._issued: list[dict[str, Any]] = []
         self._log_entries: list[tuple[str, str, str]] = []
         self._clients: dict[tuple[str, str], str] = {}
+        self._certificates: dict[tuple[str, str], x509.Certificate] = {}
         self._tokens: dict[str, float] = {}
         self._server: _Server | None = None
         self._proxy: _Server | None = None
@@ -359,6 +420,12 @@ class FakeAad:
     def register_client(self, tenant_id: str, client_id: str, client_secret: str) -> None:
         with self._lock:
             self._clients[(tenant_id.lower(), client_id.lower())] = client_secret
+
+    def register_certificate_client(self, tenant_id: str, client_id: str, certificate_pem: bytes) -> None:
+        """A client that signs in with a client assertion signed by this certificate's key."""
+        cert = x509.load_pem_x509_certificates(certificate_pem)[0]
+        with self._lock:
+            self._certificates[(tenant_id.lower(), client_id.lower())] = cert
 
     def validate_token(self, token: str) -> bool:
         """True for an unexpired token issued by this fake (use as FakeArm's ``token_validator``)."""
@@ -489,13 +556,18 @@ class FakeAad:
             )
         with self._lock:
             expected = self._clients.get((tenant.lower(), client_id.lower()))
-        if expected is None:
+            certificate = self._certificates.get((tenant.lower(), client_id.lower()))
+        if expected is None and certificate is None:
             return 400, self._error_body(
                 "unauthorized_client",
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory '{tenant}'.",
             )
-        if form.get("client_secret") != expected:
+        if "client_assertion" in form:
+            refusal = self._check_assertion(tenant, client_id, certificate, form)
+            if refusal is not None:
+                return 401, self._error_body("invalid_client", 700027, refusal)
+        elif expected is None or form.get("client_secret") != expected:
             return 401, self._error_body(
                 "invalid_client",
                 7000215,
@@ -503,7 +575,7 @@ class FakeAad:
                 f"request is the client secret value, not the client secret ID, for a "
                 f"secret added to app '{client_id}'.",
             )
-        token = f"fake-aad.{secrets.token_urlsafe(24)}"
+        token = self._new_token(tenant, client_id, scope)
         with self._lock:
             self._tokens[token] = time.time() + TOKEN_LIFETIME
             self._issued.append({"tenant": tenant, "client_id": client_id, "scope": scope, "token": token})
@@ -513,3 +585,88 @@ class FakeAad:
             "ext_expires_in": TOKEN_LIFETIME,
             "access_token": token,
         }
+
+    def _new_token(self, tenant: str, client_id: str, scope: str) -> str:
+        """An opaque token, or with ``jwt_tokens`` a v1 access token with the claims Azurite checks."""
+        if not self.jwt_tokens:
+            return f"fake-aad.{secrets.token_urlsafe(24)}"
+        now = int(time.time())
+        audience = scope.split()[0].removesuffix("/.default")
+        claims = {
+            "aud": audience,
+            "iss": STS_ISSUER.format(tenant=tenant),
+            "iat": now,
+            "nbf": now - 60,
+            "exp": now + TOKEN_LIFETIME,
+            "appid": client_id,
+            "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{client_id}")),
+            "sub": client_id,
+            "tid": tenant,
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
+        }
+        return _rs256_jwt(claims, self._key(), self._signing_kid)
+
+    def _key(self) -> rsa.RSAPrivateKey:
+        with self._lock:
+            if self._signing_key is None:
+                self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return self._signing_key
+
+    def _jwks(self) -> dict[str, Any]:
+        numbers = self._key().public_key().public_numbers()
+
+        def integer(value: int) -> str:
+            return _b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+        key = {"kty": "RSA", "use": "sig", "kid": self._signing_kid, "n": integer(numbers.n), "e": integer(numbers.e)}
+        return {"keys": [key]}
+
+    @staticmethod
+    def _check_assertion(
+        tenant: str, client_id: str, certificate: x509.Certificate | None, form: dict[str, str]
+    ) -> str | None:
+        """Why a client assertion is refused, or None when it proves possession of the registered key."""
+        if certificate is None:
+            return f"Client assertion used, but no certificate is registered for app '{client_id}'."
+        if form.get("client_assertion_type") != JWT_BEARER:
+            return "Client assertion type is not supported."
+        try:
+            header_b64, claims_b64, signature_b64 = form["client_assertion"].split(".")
+            header = json.loads(_b64url_decode(header_b64))
+            claims = json.loads(_b64url_decode(claims_b64))
+            signature = _b64url_decode(signature_b64)
+        except ValueError:
+            return "Client assertion is not a well-formed JWT."
+        thumbprints = {
+            "x5t": _b64url(certificate.fingerprint(hashes.SHA1())),
+            "x5t#S256": _b64url(certificate.fingerprint(hashes.SHA256())),
+        }
+        # MSAL keeps the base64 padding of the thumbprint; compare without it.
+        if not any(str(header.get(name, "")).rstrip("=") == value for name, value in thumbprints.items()):
+            used = header.get("x5t") or header.get("x5t#S256")
+            return (
+                "Client assertion contains an invalid signature. "
+                f"[Reason - The key was not found., Thumbprint of key used by client: '{used}']"
+            )
+        public_key = certificate.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            return "Client assertion failed signature validation (not an RSA key)."
+        schemes: dict[str, padding.AsymmetricPadding] = {
+            "RS256": padding.PKCS1v15(),
+            "PS256": padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),
+        }
+        scheme = schemes.get(header.get("alg", ""))
+        if scheme is None:
+            return f"Client assertion uses an unsupported algorithm '{header.get('alg')}'."
+        try:
+            public_key.verify(signature, f"{header_b64}.{claims_b64}".encode("ascii"), scheme, hashes.SHA256())
+        except InvalidSignature:
+            return "Client assertion failed signature validation."
+        if claims.get("iss") != client_id or claims.get("sub") != client_id:
+            return "Client assertion issuer and subject must be the client id."
+        if not str(claims.get("aud", "")).endswith(f"/{tenant}/oauth2/v2.0/token"):
+            return f"Client assertion audience claim does not match Realm issuer '{claims.get('aud')}'."
+        if int(claims.get("exp", 0)) < time.time():
+            return "Client assertion is expired."
+        return None

@@ -19,6 +19,16 @@ URLs are the path-style Azurite account URL. Filesystem-level calls (`create_fil
 `get_file_system_properties`, `exists`, `delete_file_system`) are sent through the blob
 API as container calls and work; path operations (files, directories, ACLs) use the DFS
 REST API, which Azurite does not implement, and fail.
+
+OAuth. `Azurite(oauth="basic", cert_file=..., key_file=..., ca_file=...)` serves HTTPS and also
+accepts bearer tokens (Azurite refuses bearer tokens over plain HTTP). Azurite's basic check
+(`BlobTokenAuthenticator.authenticateBasic`) decodes the JWT without verifying its signature and
+requires `iat`, `nbf` and `exp` (now within [nbf, exp]), an `iss` starting with
+`https://sts.windows.net/` (or the German, Chinese or PPE STS), and an `aud` of
+`https://storage.azure.com[/]`, `e406a681-f3d4-42a8-90b6-c2b029497af1` or
+`https://<this account>.blob.core.<cloud suffix>[/]`. `tests.fakes.aad.FakeAad(jwt_tokens=True)`
+issues such tokens. Shared key and SAS keep working in this mode; the helpers here trust
+`ca_file` for their own requests.
 """
 
 from __future__ import annotations
@@ -26,9 +36,10 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
+import ssl
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential, TokenCredential
 from azure.storage.blob import (
@@ -67,10 +78,27 @@ class Azurite(Service):
         startup_timeout: float = 30.0,
         binary: Path = AZURITE_BIN,
         memory_limit_mb: int = 512,
+        oauth: Literal["basic"] | None = None,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         super().__init__(startup_timeout=startup_timeout)
+        if (cert_file is None) != (key_file is None):
+            raise ValueError("HTTPS needs both cert_file and key_file")
+        if oauth is not None and cert_file is None:
+            raise ValueError("Azurite accepts OAuth bearer tokens only over HTTPS: give cert_file and key_file")
         self.binary = binary
         self.memory_limit_mb = memory_limit_mb
+        self.oauth = oauth
+        self.cert_file = cert_file
+        self.key_file = key_file
+        self.ca_file = ca_file
+
+    @property
+    def scheme(self) -> str:
+        """`https` when started with a certificate, else `http`."""
+        return "https" if self.cert_file is not None else "http"
 
     @property
     def blob_port(self) -> int:
@@ -78,18 +106,18 @@ class Azurite(Service):
 
     @property
     def blob_endpoint(self) -> str:
-        """The account URL, path-style: `http://127.0.0.1:PORT/devstoreaccount1`."""
-        return f"http://{self.host}:{self.port}/{self.account_name}"
+        """The account URL, path-style: `http://127.0.0.1:PORT/devstoreaccount1` (`https` with TLS)."""
+        return f"{self.scheme}://{self.host}:{self.port}/{self.account_name}"
 
     @property
     def endpoint_for_manifest(self) -> str:
-        """What a datastore manifest puts in `endpoint` (with `protocol: http`)."""
+        """What a datastore manifest puts in `endpoint` (with `protocol: http`, or `https` with TLS)."""
         return f"{self.host}:{self.port}"
 
     @property
     def connection_string(self) -> str:
         return (
-            f"DefaultEndpointsProtocol=http;AccountName={self.account_name};"
+            f"DefaultEndpointsProtocol={self.scheme};AccountName={self.account_name};"
             f"AccountKey={self.account_key};BlobEndpoint={self.blob_endpoint};"
         )
 
@@ -103,20 +131,29 @@ class Azurite(Service):
 
     def blob_service_client(self, credential: Credential | None = None) -> BlobServiceClient:
         """A client for the account; the account key unless `credential` is given."""
-        return BlobServiceClient(self.blob_endpoint, credential=credential or self.credential)
+        return BlobServiceClient(self.blob_endpoint, credential=credential or self.credential, **self.client_options)
 
     def container_client(self, container: str, credential: Credential | None = None) -> ContainerClient:
-        return ContainerClient(self.blob_endpoint, container, credential=credential or self.credential)
+        return ContainerClient(
+            self.blob_endpoint, container, credential=credential or self.credential, **self.client_options
+        )
 
     def filesystem_client(self, filesystem: str, credential: Credential | None = None) -> FileSystemClient:
         """An ADLS Gen2 filesystem client addressed at the blob endpoint (see module doc)."""
-        return FileSystemClient(self.blob_endpoint, filesystem, credential=credential or self.credential)
+        return FileSystemClient(
+            self.blob_endpoint, filesystem, credential=credential or self.credential, **self.client_options
+        )
+
+    @property
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for SDK clients: trust `ca_file` when serving HTTPS."""
+        return {"connection_verify": str(self.ca_file)} if self.cert_file and self.ca_file else {}
 
     def create_container(self, name: str) -> ContainerClient:
         return self.blob_service_client().create_container(name)
 
     def create_filesystem(self, name: str) -> FileSystemClient:
-        service = DataLakeServiceClient(self.blob_endpoint, credential=self.credential)
+        service = DataLakeServiceClient(self.blob_endpoint, credential=self.credential, **self.client_options)
         return service.create_file_system(name)
 
     def sas_token(
@@ -185,11 +222,25 @@ class Azurite(Service):
             "--skipApiVersionCheck",
             "--disableProductStyleUrl",
             "--disableTelemetry",
+            *self._https_options(),
         ]
+
+    def _https_options(self) -> list[str]:
+        if self.cert_file is None or self.key_file is None:
+            return []
+        options = ["--cert", str(self.cert_file), "--key", str(self.key_file)]
+        return [*options, "--oauth", self.oauth] if self.oauth else options
 
     def _probe(self) -> bool:
         """Any HTTP answer whose Server header says Azurite (not another process on the port)."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=1.0)
+        conn: http.client.HTTPConnection
+        if self.cert_file is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=1.0)
+        else:
+            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+            if self.ca_file is None:
+                context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=1.0, context=context)
         try:
             conn.request("GET", f"/{self.account_name}?comp=list")
             response = conn.getresponse()

@@ -1,0 +1,72 @@
+"""Where a probe connects: storage account URLs and SQL hosts, from a datastore's settings.
+
+Azure addresses a storage account by host name (``{account}.blob.core.windows.net``, with the
+sovereign clouds' suffixes in ``endpoint``). An emulator such as Azurite serves every account
+on one host and puts the account in the path, so an ``endpoint`` that is ``localhost`` or an IP
+literal (optionally with ``:port``) means path-style ``{protocol}://{endpoint}/{account}``.
+The same rule gives SQL hosts: ``{server_name}.{endpoint}`` normally, the endpoint's own host
+for an emulator endpoint.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+StorageService = Literal["blob", "file", "dfs"]
+
+STORAGE_ENDPOINT = "core.windows.net"
+
+
+def split_endpoint(endpoint: str) -> tuple[str, int | None]:
+    """``host[:port]`` as (host, port or None)."""
+    host, sep, port = endpoint.rpartition(":")
+    if sep and port.isdigit():
+        return host, int(port)
+    return endpoint, None
+
+
+def is_emulator_endpoint(endpoint: str) -> bool:
+    """True for ``localhost`` or an IP literal (with or without a port): an emulator, path-style."""
+    host, _ = split_endpoint(endpoint)
+    if host.lower() == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def storage_account_url(settings: Mapping[str, Any], service: StorageService) -> str:
+    """The account URL a storage SDK client needs, for the blob, file or dfs service."""
+    account = settings["account_name"]
+    endpoint = settings.get("endpoint") or STORAGE_ENDPOINT
+    protocol = settings.get("protocol") or "https"
+    if is_emulator_endpoint(endpoint):
+        return f"{protocol}://{endpoint}/{account}"
+    return f"{protocol}://{account}.{service}.{endpoint}"
+
+
+@dataclass(frozen=True)
+class SqlAddress:
+    """A SQL server's host and port; ``emulator`` is True for a local or IP endpoint (TLS optional)."""
+
+    host: str
+    port: int
+    emulator: bool
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def sql_address(settings: Mapping[str, Any], default_endpoint: str, default_port: int) -> SqlAddress:
+    """``{server_name}.{endpoint}`` and ``port``; an emulator endpoint's own host (and port, if it has one)."""
+    endpoint = settings.get("endpoint") or default_endpoint
+    host, endpoint_port = split_endpoint(endpoint)
+    port = endpoint_port or settings.get("port") or default_port
+    if is_emulator_endpoint(endpoint):
+        return SqlAddress(host, int(port), emulator=True)
+    return SqlAddress(f"{settings['server_name']}.{host}", int(port), emulator=False)
