@@ -1,4 +1,4 @@
-"""examples/azurite and docs/try-azurite.md, run against the Azurite fixture (the port rewritten).
+"""examples/azurite and the README walkthrough "Try it against Azurite", run against the Azurite fixture (the port rewritten).
 
 The same steps as the walkthrough: create the containers with the example's helper, plan and
 apply with probes passing, then break the key and watch the plan fail with the storage's reason.
@@ -15,7 +15,7 @@ from tests.functional.probe_support import failures, probe_line, registered
 from tests.services.azurite import Azurite
 
 EXAMPLE = REPO / "examples" / "azurite"
-DOC = REPO / "docs" / "try-azurite.md"
+README = REPO / "README.md"
 MANIFEST = "azurite/datastores.yaml"
 WRONG_KEY = "d3Jvbmcga2V5d3Jvbmcga2V5d3Jvbmcga2V5d3Jvbmcga2V5d3Jvbmcga2V5d3Jvbmcga2V5d3Jvbmcga2V5AA=="
 
@@ -64,8 +64,7 @@ def test_the_azurite_walkthrough(project: Project, azurite: Azurite) -> None:
 
 
 def test_the_walkthrough_shows_the_commands_this_test_runs() -> None:
-    text = DOC.read_text()
-    assert text.startswith("## Try it against Azurite")
+    text = README.read_text().split("## Try it against Azurite", 1)[1].split("\n## ", 1)[0]
     for command in (
         "npx --yes --package azurite@3.35.0 azurite-blob --blobHost 127.0.0.1 --blobPort 10000",
         "--inMemoryPersistence --skipApiVersionCheck",
