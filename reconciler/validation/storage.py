@@ -58,9 +58,11 @@ def _secret(item: DesiredDatastore, field: str) -> str:
 
 def shared_credential(item: DesiredDatastore) -> Any | None:
     """An account key or SAS credential for the Blob and Files SDKs; None for identity-based access."""
+    kind = item.settings["credentials"]["type"]
+    if kind not in ("account_key", "sas_token"):
+        return None  # decided before importing the SDK: identity-based plans stay fast
     from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 
-    kind = item.settings["credentials"]["type"]
     if kind == "account_key":
         return AzureNamedKeyCredential(item.settings["account_name"], _secret(item, "account_key"))
     if kind == "sas_token":
