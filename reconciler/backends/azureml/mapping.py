@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.manifest.models import BUILTIN_DATASTORES, DATASTORE_MODELS, RESERVED_TAG_PREFIX
+from reconciler.manifest.models import ARM_TYPES, BUILTIN_DATASTORES, DATASTORE_MODELS, RESERVED_TAG_PREFIX
 from reconciler.secrets.value import MASK, SecretValue
 from reconciler.state import Fingerprint, RegisteredDatastore, SecretObservation
 
@@ -217,21 +217,9 @@ def _credentials_to_arm(credentials: Mapping[str, Any], secrets: Mapping[str, Se
     return out
 
 
-#: Settings ARM never changes in place (a different value is a 400 from the service).
-CREATE_ONLY = frozenset(
-    {
-        "account_name",
-        "container_name",
-        "file_share_name",
-        "filesystem",
-        "store_name",
-        "one_lake_workspace_name",
-        "artifact",
-        "endpoint",
-        "protocol",
-        "service_data_access_auth_identity",
-    }
-)
+#: Settings ARM never changes in place (a different value is a 400 from the service): the models' own
+#: create-only fields of the ARM types.
+CREATE_ONLY: frozenset[str] = frozenset().union(*(DATASTORE_MODELS[t].IMMUTABLE for t in ARM_TYPES))
 
 
 def keep_service_spelling(
