@@ -62,11 +62,17 @@ class SqlAddress:
         return f"{self.host}:{self.port}"
 
 
-def sql_address(settings: Mapping[str, Any], default_endpoint: str, default_port: int) -> SqlAddress:
-    """``{server_name}.{endpoint}`` and ``port``; an emulator endpoint's own host (and port, if it has one)."""
-    endpoint = settings.get("endpoint") or default_endpoint
+def sql_address(settings: Mapping[str, Any]) -> SqlAddress:
+    """``{server_name}.{endpoint}`` and ``port``; an emulator endpoint's own host (and port, if it has one).
+
+    Settings carry the service defaults already; the models' ``DEFAULTS`` cover settings that lack them.
+    """
+    from reconciler.manifest.models import DATASTORE_MODELS
+
+    defaults = DATASTORE_MODELS[settings["type"]].DEFAULTS
+    endpoint = settings.get("endpoint") or defaults["endpoint"]
     host, endpoint_port = split_endpoint(endpoint)
-    port = endpoint_port or settings.get("port") or default_port
+    port = endpoint_port or settings.get("port") or defaults["port"]
     if is_emulator_endpoint(endpoint):
         return SqlAddress(host, int(port), emulator=True)
     return SqlAddress(f"{settings['server_name']}.{host}", int(port), emulator=False)

@@ -32,8 +32,8 @@ def _login(item: DesiredDatastore) -> tuple[str, str] | None:
     return creds["user_id"], item.secrets["credentials.user_password"].reveal()
 
 
-def _address(item: DesiredDatastore, endpoint: str, port: int) -> SqlAddress:
-    address = sql_address(item.settings, endpoint, port)
+def _address(item: DesiredDatastore) -> SqlAddress:
+    address = sql_address(item.settings)
     log.info("probing %s (%s) at %s", item.name, item.type, address)
     return address
 
@@ -51,7 +51,7 @@ def probe_postgresql(item: DesiredDatastore, timeout: float) -> str | None:
         import psycopg
     except ImportError:
         return _INSTALL.format(driver="psycopg", what="PostgreSQL")
-    address = _address(item, "postgres.database.azure.com", 5432)
+    address = _address(item)
     user, password = login
     try:
         with psycopg.connect(
@@ -90,7 +90,7 @@ def probe_mysql(item: DesiredDatastore, timeout: float) -> str | None:
         return _INSTALL.format(driver="pymysql", what="MySQL")
     import ssl
 
-    address = _address(item, "mysql.database.azure.com", 3306)
+    address = _address(item)
     user, password = login
     try:
         conn = pymysql.connect(
@@ -138,7 +138,7 @@ def probe_sql_database(item: DesiredDatastore, timeout: float) -> str | None:
         import pymssql
     except ImportError:
         return _INSTALL.format(driver="pymssql", what="Azure SQL Database")
-    address = _address(item, "database.windows.net", 1433)
+    address = _address(item)
     user, password = login
     options: dict[str, Any] = {} if address.emulator else {"encryption": "require"}
     try:

@@ -92,12 +92,7 @@ def sql_settings(type_: str, **fields: object) -> dict[str, object]:
     ],
 )
 def test_sql_address(type_: str, fields: dict[str, object], expected: SqlAddress) -> None:
-    defaults = {
-        "azure_postgresql": ("postgres.database.azure.com", 5432),
-        "azure_mysql": ("mysql.database.azure.com", 3306),
-        "azure_sql_database": ("database.windows.net", 1433),
-    }
-    assert sql_address(sql_settings(type_, **fields), *defaults[type_]) == expected
+    assert sql_address(sql_settings(type_, **fields)) == expected
 
 
 def test_sql_address_reads_as_host_and_port() -> None:
