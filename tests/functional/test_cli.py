@@ -16,6 +16,7 @@ import pytest
 from reconciler import __version__
 from reconciler.backends.base import WriteRequest
 from reconciler.backends.local import LocalWorkspace
+from tests.builders import blob, declared
 from tests.conftest import REPO, Project, clean_env
 
 BASE = """
@@ -265,22 +266,8 @@ def test_saved_plan_refuses_another_workspace_and_garbage(base: Project):
 def _register_by_hand(project: Project, name: str, owner: str | None) -> None:
     """What `az ml datastore create` would leave behind: no ownership tag (or someone else's)."""
     ws = LocalWorkspace(project.workspace.removeprefix("local:"))
-    settings = {
-        "type": "azure_blob",
-        "description": None,
-        "tags": {},
-        "properties": {},
-        "owner": owner,
-        "protect": False,
-        "account_name": "contosoraw",
-        "container_name": "handmade",
-        "endpoint": "core.windows.net",
-        "protocol": "https",
-        "service_data_access_auth_identity": "none",
-        "resource_group": None,
-        "subscription_id": None,
-        "credentials": {"type": "none"},
-    }
+    item = declared(blob(name, container_name="handmade"))
+    settings = {**item.settings, "owner": owner}
     ws.write(WriteRequest(name, "azure_blob", settings, {}, validate=False, expected_version=None))
     ws.close()
 
