@@ -97,17 +97,37 @@ def cli(ctx: click.Context, verbose: int, no_color: bool) -> None:
 @cli.command()
 @_global_options
 @_FILES
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="github: workflow-command annotations on the offending lines of a pull request.",
+)
 @click.pass_context
-def validate(ctx: click.Context, files: tuple[str, ...]) -> int:
+def validate(ctx: click.Context, files: tuple[str, ...], fmt: str) -> int:
     """Check manifests offline: schema, names, references. No network, no workspace."""
     from reconciler.engine import manifest_files
+    from reconciler.errors import ManifestError
     from reconciler.manifest.load import load_manifests
+    from reconciler.render.problems import render_problems_github, render_validation_json
 
-    manifests = load_manifests(manifest_files(files))
+    console = _console(ctx)
+    try:
+        manifests = load_manifests(manifest_files(files))
+    except ManifestError as exc:
+        if fmt == "text":
+            raise
+        console.raw(render_validation_json(exc.problems) if fmt == "json" else render_problems_github(exc.problems))
+        return EXIT_ERROR
     count = len(manifests.datastores)
-    noun = "datastore" if count == 1 else "datastores"
-    paths = ", ".join(manifests.files)
-    _console(ctx).line(f"Valid: {count} {noun} in {paths} (owner: {manifests.owner}).", "green")
+    if fmt == "json":
+        console.raw(render_validation_json((), datastores=count, files=manifests.files, owner=manifests.owner))
+    elif fmt == "text":
+        noun = "datastore" if count == 1 else "datastores"
+        paths = ", ".join(manifests.files)
+        console.line(f"Valid: {count} {noun} in {paths} (owner: {manifests.owner}).", "green")
     return EXIT_OK
 
 

@@ -193,7 +193,8 @@ class Sweep:
 
 
 def _validate(s: Sweep) -> None:
-    assert s.run("validate").code == 0
+    for fmt in ("text", "json", "github"):
+        assert s.run("validate", "--format", fmt).code == 0
 
 
 def _plan(*args: str) -> Callable[[Sweep], None]:
@@ -268,6 +269,9 @@ def _literal_secrets(s: Sweep) -> None:
         result = s.run(command)
         assert result.code == 1 and "literal secrets are not allowed" in result.err, result.all
         assert result.err.count("datastores[") == 6, result.err
+    for fmt in ("json", "github"):
+        result = s.run("validate", "--format", fmt)
+        assert result.code == 1 and "literal secrets are not allowed" in result.out, result.all
     s.write(
         s.world.manifest(extra=blob("broken_yaml", "x").replace("account_key: x", f"account_key: {{{LITERAL_CANARY}"))
     )

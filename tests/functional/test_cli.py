@@ -408,3 +408,60 @@ def test_two_concurrent_applies_do_not_corrupt_the_workspace(base: Project):
         base.run("apply", "--auto-approve", "-f", name)
         assert base.run("plan", "-f", name).out.strip() == NO_CHANGES
     assert {"raw", "lake", "handmade"} <= set(registered(base))
+
+
+# ------------------------------------------------------------------------------ validate formats for CI
+
+BROKEN = """
+version: 1
+datastores:
+  - name: a
+    type: azure_blobb
+  - name: b
+    type: azure_blob
+    account_name: contosoraw
+    container_name: raw
+    credentials: {account_key: LITERALCANARY-in-a-pr}
+"""
+
+
+def test_validate_github_annotations_point_at_the_lines(project: Project):
+    project.write("datastores.yaml", BROKEN)
+    result = project.run("validate", "--format", "github")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0].startswith("::error file=datastores.yaml,line=4,col=5,title=reconciler validate::")
+    assert "datastores[0].type: unknown datastore type; did you mean 'azure_blob'?" in lines[0]
+    assert lines[1].startswith("::error file=datastores.yaml,line=9,col=19,")
+    assert "literal secrets are not allowed" in lines[1]
+    assert "LITERALCANARY" not in result.all
+
+
+def test_validate_json_lists_problems_or_the_summary(project: Project):
+    project.write("datastores.yaml", BROKEN)
+    failed = project.run("validate", "--format", "json")
+    assert failed.code == 1
+    document = json.loads(failed.out)
+    assert document["valid"] is False
+    assert [(p["line"], p["field"]) for p in document["problems"]] == [
+        (4, "datastores[0].type"),
+        (9, "datastores[1].credentials.account_key"),
+    ]
+    project.write("datastores.yaml", BASE)
+    ok = project.run("validate", "--format", "json")
+    assert ok.code == 0
+    assert json.loads(ok.out) == {
+        "format_version": "1",
+        "valid": True,
+        "datastores": 2,
+        "files": ["datastores.yaml"],
+        "owner": "platform",
+    }
+
+
+def test_github_annotation_escaping():
+    from reconciler.errors import Problem, SourceLocation
+    from reconciler.render.problems import render_problems_github
+
+    text = render_problems_github([Problem("50% bad\nnext", SourceLocation("a,b:c.yaml", 2, 3), "f")])
+    assert text == "::error file=a%2Cb%3Ac.yaml,line=2,col=3,title=reconciler validate::f: 50%25 bad%0Anext\n"

@@ -1,4 +1,4 @@
-"""examples/azurite and the README walkthrough "Try it against Azurite", run against the Azurite fixture (the port rewritten).
+"""examples/azurite and the README walkthrough "Try it against Azurite", against the Azurite fixture.
 
 The same steps as the walkthrough: create the containers with the example's helper, plan and
 apply with probes passing, then break the key and watch the plan fail with the storage's reason.
