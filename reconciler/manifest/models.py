@@ -589,10 +589,6 @@ class Manifest(StrictModel):
         return uri
 
 
-def is_builtin(name: str) -> bool:
-    return name.lower() in BUILTIN_DATASTORES
-
-
 def model_field_names(model: type[BaseModel]) -> list[str]:
     """Field names as a user writes them (aliases included), for "did you mean" hints."""
     return [info.alias or name for name, info in model.model_fields.items()]

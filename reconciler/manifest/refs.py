@@ -41,10 +41,6 @@ class SecretRef:
         return self.text
 
 
-def looks_like_reference(text: str) -> bool:
-    return text.startswith("${") and text.endswith("}")
-
-
 def parse_ref(text: str) -> SecretRef:
     """Parse one reference; raise :class:`RefSyntaxError` with a message that never quotes the input.
 

@@ -98,14 +98,6 @@ def redact_log(text: str) -> str:
     return _QUERY.sub(_mask_query, redact(text))
 
 
-def forget_all() -> None:
-    """Drop every registered value (tests only: each test process starts clean)."""
-    global _dirty
-    with _lock:
-        _values.clear()
-        _dirty = True
-
-
 class RedactingFilter(logging.Filter):
     """A logging filter that formats the record, then scrubs the message and any traceback (:func:`redact_log`)."""
 
