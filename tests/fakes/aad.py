@@ -56,8 +56,8 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
 
 from .tls import TlsMaterial, generate_tls
 
@@ -111,69 +111,6 @@ def client_certificate(common_name: str = "reconciler-test-sp") -> tuple[bytes, 
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ) + cert.public_bytes(serialization.Encoding.PEM)
     return pem, cert.fingerprint(hashes.SHA1()).hex().upper()
-
-
-def _login_host_material(directory: Path) -> tuple[Path, ssl.SSLContext]:
-    """A CA and a server certificate for the Microsoft login hosts, for the discovery tunnel only."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("reconciler fake AAD tunnel CA"))
-        .issuer_name(_name("reconciler fake AAD tunnel CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(MICROSOFT_LOGIN_HOSTS[0]))
-        .issuer_name(ca_cert.subject)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in MICROSOFT_LOGIN_HOSTS]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_file = directory / "aad-tunnel-ca.pem"
-    cert_file = directory / "aad-tunnel-server.pem"
-    key_file = directory / "aad-tunnel-server-key.pem"
-    ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_file.write_bytes(
-        leaf_cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM)
-    )
-    key_file.write_bytes(
-        leaf_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    key_file.chmod(0o600)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file, key_file)
-    return ca_file, context
 
 
 def _public_ca_file() -> Path | None:
@@ -347,7 +284,15 @@ class FakeAad:
         self._signing_kid = secrets.token_hex(8)
         self.ca_file: Path = self.tls.ca_file
         self._directory = Path(tempfile.mkdtemp(prefix="fake-aad-", dir=self.tls.directory))
-        self._tunnel_ca_file, self._tunnel_context = _login_host_material(self._directory)
+        # A CA and a server certificate for the Microsoft login hosts, for the discovery tunnel only.
+        tunnel = generate_tls(
+            self._directory,
+            dns_names=MICROSOFT_LOGIN_HOSTS,
+            ip_addresses=(),
+            ca_name="reconciler fake AAD tunnel CA",
+            prefix="aad-tunnel-",
+        )
+        self._tunnel_ca_file, self._tunnel_context = tunnel.ca_file, tunnel.server_context()
         self._lock = threading.Lock()
         self._issued: list[dict[str, Any]] = []
         self._log_entries: list[tuple[str, str, str]] = []
