@@ -42,13 +42,12 @@ import json
 import secrets
 import socket
 import ssl
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -59,6 +58,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from .https import ThreadedHTTPSServer
 from .tls import TlsMaterial, generate_tls
 
 DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000001"
@@ -141,51 +141,13 @@ class _SocketWriter(io.BufferedIOBase):
         return self._sock.fileno()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(ThreadedHTTPSServer):
     request_queue_size = 64
 
     def __init__(self, aad: FakeAad, context: ssl.SSLContext | None, proxy: bool) -> None:
         self.aad = aad
         self.proxy = proxy
-        self._context = context
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection = request
-        if self._context is not None:
-            try:
-                connection = self._context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-        with self._connections_lock:
-            self._connections.add(connection)
-        try:
-            _Handler(connection, client_address, self)
-        except (ConnectionError, ssl.SSLError, TimeoutError):
-            pass
-        finally:
-            with self._connections_lock:
-                self._connections.discard(connection)
-
-    def track(self, connection: socket.socket) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
-            super().handle_error(request, client_address)
+        super().__init__(("127.0.0.1", 0), _Handler, context)
 
 
 class _Handler(BaseHTTPRequestHandler):

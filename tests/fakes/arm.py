@@ -56,18 +56,18 @@ import os
 import re
 import socket
 import ssl
-import sys
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .https import ThreadedHTTPSServer
 from .tls import TlsMaterial, generate_tls
 
 if TYPE_CHECKING:
@@ -587,48 +587,12 @@ def _parse_bool(value: str) -> bool | None:
     return {"true": True, "false": False}.get(value.strip().lower())
 
 
-class _Server(ThreadingHTTPServer):
-    """Threaded server; the TLS handshake runs in each connection's thread, never in the accept loop."""
-
-    daemon_threads = True
-    allow_reuse_address = True
+class _Server(ThreadedHTTPSServer):
     request_queue_size = 256
 
     def __init__(self, arm: FakeArm, context: ssl.SSLContext) -> None:
         self.arm = arm
-        self._context = context
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            connection = self._context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        with self._connections_lock:
-            self._connections.add(connection)
-        try:
-            _Handler(connection, client_address, self)
-        except (ConnectionError, ssl.SSLError, TimeoutError):
-            pass
-        finally:
-            with self._connections_lock:
-                self._connections.discard(connection)
-            with contextlib.suppress(OSError):
-                connection.close()
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
-            super().handle_error(request, client_address)
+        super().__init__(("127.0.0.1", 0), _Handler, context)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -33,11 +33,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from tests.fakes.https import ThreadedHTTPSServer
 from tests.fakes.tls import TlsMaterial, generate_tls
 
 __all__ = [
@@ -187,43 +188,13 @@ class _ApiError(Exception):
         self.headers = headers or {}
 
 
-class _Server(ThreadingHTTPServer):
-    """Threaded server that does each TLS handshake on the connection's own thread."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128  # the default 5 drops SYNs under parallel fetches, costing 1 s retransmits
-
+class _Server(ThreadedHTTPSServer):
     def __init__(self, address: tuple[str, int], vault: FakeKeyVault, context: ssl.SSLContext) -> None:
         self.vault = vault
-        self.context = context
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        raw, address = self.socket.accept()
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn = self.context.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-        with self.connections_lock:
-            self.connections.add(conn)
-        return conn, address
-
-    def shutdown_request(self, request: Any) -> None:
-        with self.connections_lock:
-            self.connections.discard(request)
-        super().shutdown_request(request)
+        super().__init__(address, _Handler, context)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Swallow handshake failures and resets; clients probing bad certs are expected in tests."""
-
-    def drop_all_connections(self) -> None:
-        """Cut keep-alive connections so a stopped vault is really unreachable."""
-        with self.connections_lock:
-            conns = list(self.connections)
-        for conn in conns:
-            with contextlib.suppress(OSError):
-                socket.socket.shutdown(conn, socket.SHUT_RDWR)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -328,7 +299,7 @@ class FakeKeyVault:
         if server is None:
             return
         server.shutdown()
-        server.drop_all_connections()
+        server.close_connections()
         server.server_close()
         if thread is not None:
             thread.join(timeout=5)
