@@ -38,6 +38,8 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from tests.fakes.credentials import StaticCredential  # noqa: E402
+
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "bench-rg"
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -196,13 +198,6 @@ def ml_entity(entry: dict[str, Any], secrets: dict[str, str]) -> Any:
 
 
 # ------------------------------------------------------------------------------ reconciler, in-process
-
-
-class StaticCredential:
-    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        from azure.core.credentials import AccessToken
-
-        return AccessToken("bench-token", int(time.time()) + 3600)
 
 
 @dataclass

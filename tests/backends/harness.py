@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,29 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from azure.core.credentials import AccessToken
-
 from reconciler.backends import AzureMLWorkspaceUri
 from reconciler.backends.azureml.cloud import ArmConfig
 from reconciler.backends.azureml.workspace import AzureMLWorkspace
 from reconciler.backends.base import Workspace
 from reconciler.backends.local import LocalWorkspace
 from tests.fakes.arm import FakeArm, FakeWorkspace
+from tests.fakes.credentials import StaticCredential
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
 RESOURCE_GROUP = "test-rg"
-
-
-class StaticCredential:
-    """A TokenCredential for in-process tests: the fake ARM accepts any bearer token."""
-
-    def __init__(self, token: str = "test-token") -> None:
-        self.token = token
-        self.scopes: list[tuple[str, ...]] = []
-
-    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
-        self.scopes.append(scopes)
-        return AccessToken(self.token, int(time.time()) + 3600)
 
 
 def arm_config(fake: FakeArm, **overrides: Any) -> ArmConfig:

@@ -25,10 +25,11 @@ from reconciler.secrets.keyvault import vault_url
 from reconciler.secrets.value import SecretValue
 from reconciler.state import DesiredDatastore, Fingerprint
 from tests.backends.cases import ENTRIES
-from tests.backends.harness import RESOURCE_GROUP, SUBSCRIPTION, StaticCredential, open_arm, tags_of, workspace_uri
+from tests.backends.harness import RESOURCE_GROUP, SUBSCRIPTION, open_arm, tags_of, workspace_uri
 from tests.builders import blob, declared, desired_state
 from tests.conftest import clean_env
 from tests.fakes.arm import FakeArm, FakeWorkspace
+from tests.fakes.credentials import StaticCredential
 
 OWNER = "platform"
 KEYED = blob("keyed", credentials={"account_key": "${env:KEY}"})

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 from azure.core.exceptions import (
     ClientAuthenticationError,
     HttpResponseError,
@@ -23,23 +22,11 @@ from azure.core.exceptions import (
 from azure.keyvault.secrets import SecretClient
 from azure.keyvault.secrets._shared import HttpChallengeCache
 
+from tests.fakes.credentials import StaticCredential
 from tests.fakes.keyvault import FakeKeyVault, FakeKeyVaults
 from tests.fakes.tls import TlsMaterial, generate_tls
 
 CANARY = "canary-Zq8-do-not-leak-7f3a"
-
-
-class StaticCredential:
-    """A token credential that never talks to Entra ID."""
-
-    def __init__(self, token: str = "fake") -> None:
-        self.token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.token, int(time.time()) + 3600)
-
-    def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
-        return AccessTokenInfo(self.token, int(time.time()) + 3600)
 
 
 def client_for(url: str, ca_file: Path, *, token: str = "fake", **kwargs: Any) -> SecretClient:

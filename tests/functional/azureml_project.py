@@ -26,10 +26,10 @@ from reconciler.manifest.load import load_manifests
 from reconciler.plan.planner import make_plan
 from reconciler.secrets.resolve import SecretResolver
 from tests.backends.cases import secret_env
-from tests.backends.harness import StaticCredential
 from tests.conftest import Project
 from tests.fakes.aad import FakeAad
 from tests.fakes.arm import FakeArm, FakeWorkspace
+from tests.fakes.credentials import StaticCredential
 from tests.fakes.tls import generate_tls
 
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"

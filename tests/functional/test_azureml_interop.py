@@ -24,9 +24,10 @@ from reconciler.plan.model import Action, FieldChange, Plan
 from reconciler.plan.planner import make_plan
 from reconciler.state import DesiredDatastore
 from tests.backends.cases import ARM_ENTRIES, CLIENT, TENANT, THUMBPRINT
-from tests.backends.harness import RESOURCE_GROUP, SUBSCRIPTION, StaticCredential, open_arm
+from tests.backends.harness import RESOURCE_GROUP, SUBSCRIPTION, open_arm
 from tests.builders import declared, desired_state
 from tests.fakes.arm import FakeArm, FakeWorkspace, ml_client
+from tests.fakes.credentials import StaticCredential
 from tests.fakes.tls import TlsMaterial, generate_tls
 
 OWNER = "platform"

@@ -7,36 +7,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 from azure.core.exceptions import ClientAuthenticationError
 from azure.keyvault.secrets._shared import HttpChallengeCache
 
 from reconciler.manifest.refs import SecretRef, parse_ref
 from reconciler.secrets.keyvault import KeyVaultFetcher, vault_url
 from reconciler.secrets.value import SecretValue
+from tests.fakes.credentials import StaticCredential
 from tests.fakes.keyvault import FakeKeyVault
 from tests.fakes.tls import TlsMaterial, generate_tls
 
 VALUE = "CANARY-unit-kv-3b9e+x/y="
 TOKEN = "CANARY-unit-token-5d1f"
 MISSING_VERSION = "0" * 32
-
-
-class StaticCredential:
-    """A token credential that never talks to Entra ID; ``error`` makes it fail like azure-identity."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
-        self.calls = 0
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self.get_token_info(*scopes).token, int(time.time()) + 3600)
-
-    def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
-        self.calls += 1
-        if self.error is not None:
-            raise self.error
-        return AccessTokenInfo(TOKEN, int(time.time()) + 3600)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +44,7 @@ def vault(tls: TlsMaterial) -> Iterator[FakeKeyVault]:
 def fetcher(vault: FakeKeyVault, credential: Any = None, **kwargs: Any) -> KeyVaultFetcher:
     kwargs.setdefault("retry_backoff", 0.01)
     client_kwargs = {"connection_verify": str(vault.ca_file), **kwargs.pop("client_kwargs", {})}
-    return KeyVaultFetcher(credential or StaticCredential(), client_kwargs=client_kwargs, **kwargs)
+    return KeyVaultFetcher(credential or StaticCredential(TOKEN), client_kwargs=client_kwargs, **kwargs)
 
 
 def ref(vault: FakeKeyVault | str, secret: str, version: str | None = None) -> SecretRef:
@@ -201,7 +184,7 @@ def test_authentication_failure_says_how_to_sign_in_and_stops_at_the_first_read(
     for name in ("a", "b", "c"):
         vault.set_secret(name, VALUE)
     failing = StaticCredential(
-        ClientAuthenticationError("EnvironmentCredential: AADSTS7000215: Invalid client secret.")
+        TOKEN, error=ClientAuthenticationError("EnvironmentCredential: AADSTS7000215: Invalid client secret.")
     )
     result = fetcher(vault, failing).fetch([ref(vault, n) for n in ("a", "b", "c")])
     messages = set(result.values())
@@ -222,7 +205,7 @@ def test_token_for_another_tenant_points_at_the_allow_list(vault: FakeKeyVault) 
         "Attempted credentials:\n\tEnvironmentCredential: The current credential is not configured to acquire "
         "tokens for tenant 72f988bf-0000-4000-8000-00000000fa4e. To enable acquiring tokens ..."
     )
-    message = fetch_one(fetcher(vault, StaticCredential(refused)), ref(vault, "s"))
+    message = fetch_one(fetcher(vault, StaticCredential(TOKEN, error=refused)), ref(vault, "s"))
     assert isinstance(message, str)
     assert "the vault is in tenant 72f988bf-0000-4000-8000-00000000fa4e, but the credential is for" in message
     assert "AZURE_ADDITIONALLY_ALLOWED_TENANTS=72f988bf-0000-4000-8000-00000000fa4e" in message
