@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.tls import TlsMaterial, generate_tls
+
 REPO = Path(__file__).resolve().parent.parent
 
 #: Azurite, PostgreSQL and MariaDB fixtures, started on first use and stopped at session end.
@@ -66,6 +68,12 @@ class Project:
         )
         assert "Traceback" not in proc.stderr, proc.stderr
         return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
+    """One throw-away CA and server certificate for every HTTPS fake in the session."""
+    return generate_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

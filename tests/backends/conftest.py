@@ -9,12 +9,7 @@ import pytest
 
 from tests.backends.harness import Harness, arm_harness, local_harness
 from tests.fakes.arm import FakeArm
-from tests.fakes.tls import TlsMaterial, generate_tls
-
-
-@pytest.fixture(scope="session")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    return generate_tls(tmp_path_factory.mktemp("tls"))
+from tests.fakes.tls import TlsMaterial
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ import requests
 
 from .aad import FakeAad
 from .arm import API_VERSION, BUILTIN_DATASTORES, FakeArm, ml_client
-from .tls import TlsMaterial, generate_tls
+from .tls import TlsMaterial
 
 EXAMPLES = Path(__file__).parent / "arm_examples"
 SUB, RG, WS = "00000000-1111-2222-3333-444444444444", "test-rg", "my-aml-workspace"
@@ -136,11 +136,6 @@ class Client:
         while pages[-1].get("nextLink"):
             pages.append(self.call("GET", "", url=pages[-1]["nextLink"], api_version=None).json())
         return [item for page in pages for item in page["value"]], pages
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    return generate_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

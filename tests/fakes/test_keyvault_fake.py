@@ -24,7 +24,7 @@ from azure.keyvault.secrets._shared import HttpChallengeCache
 
 from tests.fakes.credentials import StaticCredential
 from tests.fakes.keyvault import FakeKeyVault, FakeKeyVaults
-from tests.fakes.tls import TlsMaterial, generate_tls
+from tests.fakes.tls import TlsMaterial
 
 CANARY = "canary-Zq8-do-not-leak-7f3a"
 
@@ -38,11 +38,6 @@ def client_for(url: str, ca_file: Path, *, token: str = "fake", **kwargs: Any) -
         connection_verify=str(ca_file),
         **kwargs,
     )
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    return generate_tls(tmp_path_factory.mktemp("kv-tls"))
 
 
 @pytest.fixture(autouse=True)

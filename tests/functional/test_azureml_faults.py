@@ -24,15 +24,10 @@ from reconciler.state import DesiredDatastore
 from tests.backends.harness import open_arm
 from tests.builders import blob, declared, desired_state
 from tests.fakes.arm import FakeArm, FakeWorkspace
-from tests.fakes.tls import TlsMaterial, generate_tls
+from tests.fakes.tls import TlsMaterial
 from tests.functional.azureml_project import NO_CHANGES, ArmProject, ArmServers, arm_servers
 
 OWNER = "platform"
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    return generate_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from tests.backends.harness import RESOURCE_GROUP, SUBSCRIPTION, open_arm
 from tests.builders import declared, desired_state
 from tests.fakes.arm import FakeArm, FakeWorkspace, ml_client
 from tests.fakes.credentials import StaticCredential
-from tests.fakes.tls import TlsMaterial, generate_tls
+from tests.fakes.tls import TlsMaterial
 
 OWNER = "platform"
 
@@ -40,11 +40,6 @@ class Both:
     workspace: AzureMLWorkspace
     remote: FakeWorkspace
     ml: MLClient
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    return generate_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")

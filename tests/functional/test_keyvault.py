@@ -18,19 +18,13 @@ from tests.fakes.aad import DEFAULT_TENANT_ID as AAD_DEFAULT_TENANT
 from tests.fakes.aad import FakeAad
 from tests.fakes.keyvault import DEFAULT_TENANT_ID as VAULT_TENANT
 from tests.fakes.keyvault import FakeKeyVault
-from tests.fakes.tls import TlsMaterial, generate_tls
+from tests.fakes.tls import TlsMaterial
 
 NO_CHANGES = "No changes. The workspace matches the manifest."
 ENV_VALUE = "env-account-key-value-1"
 MISSING_VERSION = "0" * 32
 
 VaultFactory = Callable[..., FakeKeyVault]
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    """One CA for the fake Entra ID and every fake vault, so one CA bundle trusts them all."""
-    return generate_tls(tmp_path_factory.mktemp("kv-functional-tls"))
 
 
 @pytest.fixture(scope="module")

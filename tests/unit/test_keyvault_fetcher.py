@@ -15,16 +15,11 @@ from reconciler.secrets.keyvault import KeyVaultFetcher, vault_url
 from reconciler.secrets.value import SecretValue
 from tests.fakes.credentials import StaticCredential
 from tests.fakes.keyvault import FakeKeyVault
-from tests.fakes.tls import TlsMaterial, generate_tls
+from tests.fakes.tls import TlsMaterial
 
 VALUE = "CANARY-unit-kv-3b9e+x/y="
 TOKEN = "CANARY-unit-token-5d1f"
 MISSING_VERSION = "0" * 32
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsMaterial:
-    return generate_tls(tmp_path_factory.mktemp("kv-fetcher-tls"))
 
 
 @pytest.fixture(autouse=True)
