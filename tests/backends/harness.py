@@ -140,3 +140,21 @@ def _stored_name(remote: FakeWorkspace, name: str) -> str:
 def tags_of(remote: FakeWorkspace, name: str) -> Mapping[str, str]:
     tags: Mapping[str, str] = remote.datastores()[_stored_name(remote, name)]["properties"]["tags"]
     return tags
+
+
+def seed_blob(
+    remote: FakeWorkspace, name: str, *, key: str = "k", tags: dict[str, str] | None = None, **fields: Any
+) -> None:
+    """Register a blob datastore the way another tool would (azure-ai-ml, az ml, the portal)."""
+    properties = {
+        "datastoreType": "AzureBlob",
+        "accountName": "contosoraw",
+        "containerName": "raw",
+        "endpoint": "core.windows.net",
+        "protocol": "https",
+        "serviceDataAccessAuthIdentity": "None",
+        "tags": tags or {},
+        "credentials": {"credentialsType": "AccountKey"},
+        **fields,
+    }
+    remote.put_raw({"name": name, "properties": properties}, secrets={"secretsType": "AccountKey", "key": key})

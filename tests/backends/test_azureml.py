@@ -25,10 +25,10 @@ from reconciler.secrets.keyvault import vault_url
 from reconciler.secrets.value import SecretValue
 from reconciler.state import DesiredDatastore, Fingerprint
 from tests.backends.cases import ENTRIES
-from tests.backends.harness import RESOURCE_GROUP, SUBSCRIPTION, open_arm, tags_of, workspace_uri
+from tests.backends.harness import RESOURCE_GROUP, SUBSCRIPTION, open_arm, seed_blob, tags_of, workspace_uri
 from tests.builders import blob, declared, desired_state
 from tests.conftest import clean_env
-from tests.fakes.arm import FakeArm, FakeWorkspace
+from tests.fakes.arm import FakeArm
 from tests.fakes.credentials import StaticCredential
 
 OWNER = "platform"
@@ -39,25 +39,6 @@ def _write(ws: AzureMLWorkspace, item: DesiredDatastore, version: str | None = N
     options.setdefault("validate", not item.skip_validation)
     return ws.write(
         WriteRequest(item.name, item.type, item.settings, item.secrets, expected_version=version, **options)
-    )
-
-
-def _seed(remote: FakeWorkspace, name: str, *, key: str = "k", tags: dict[str, str] | None = None) -> None:
-    remote.put_raw(
-        {
-            "name": name,
-            "properties": {
-                "datastoreType": "AzureBlob",
-                "accountName": "contosoraw",
-                "containerName": "raw",
-                "endpoint": "core.windows.net",
-                "protocol": "https",
-                "serviceDataAccessAuthIdentity": "None",
-                "tags": tags or {},
-                "credentials": {"credentialsType": "AccountKey"},
-            },
-        },
-        secrets={"secretsType": "AccountKey", "key": key},
     )
 
 
@@ -99,7 +80,7 @@ def test_snapshot_is_one_paged_listing_and_never_a_get_per_datastore(fake_arm: F
     ws, remote = open_arm(fake_arm, "paging")
     assert remote is not None and fake_arm.page_size == 3
     for i in range(12):
-        _seed(remote, f"store_{i:02d}")
+        seed_blob(remote, f"store_{i:02d}")
     fake_arm.clear_requests()
     snapshot = ws.snapshot()
     assert len(snapshot.datastores) == 17 == len(snapshot.by_key())
@@ -114,7 +95,7 @@ def test_read_secrets_runs_in_parallel_and_skips_identity_datastores(fake_arm: F
     ws, remote = open_arm(fake_arm, "secrets")
     assert remote is not None
     for i in range(8):
-        _seed(remote, f"keyed_{i}", key=f"key-{i}")
+        seed_blob(remote, f"keyed_{i}", key=f"key-{i}")
     _write(ws, declared(blob("identity"), owner=OWNER))
     ws.snapshot()
     fake_arm.latency = 0.2
@@ -163,7 +144,7 @@ def test_a_key_rotated_outside_the_tool(fake_arm: FakeArm) -> None:
     item = declared(KEYED, owner=OWNER, secrets={"credentials.account_key": "key-one"})
     _write(ws, item)
     tags = dict(tags_of(remote, "keyed"))
-    _seed(remote, "keyed", key="rotated-by-hand", tags=tags)  # same tags, new secret: another tool's PUT
+    seed_blob(remote, "keyed", key="rotated-by-hand", tags=tags)  # same tags, new secret: another tool's PUT
 
     (change,) = _plan_for(ws, item).actionable()
     assert [f.path for f in change.fields] == ["credentials.account_key"], "ListSecrets sees the rotation"
@@ -180,7 +161,7 @@ def test_a_key_rotated_outside_the_tool(fake_arm: FakeArm) -> None:
     assert Applier(ws, {"keyed": now}).apply(plan).ok
     assert not _plan_for(ws, now).has_changes
 
-    _seed(remote, "keyed", key="again", tags={})  # rewritten without reconciler's tags
+    seed_blob(remote, "keyed", key="again", tags={})  # rewritten without reconciler's tags
     (change,) = _plan_for(ws, now).actionable()
     assert change.adopt and "credentials.account_key" in [f.path for f in change.fields], (
         "nothing to compare with: the secret is rewritten"
@@ -256,7 +237,7 @@ def test_a_create_over_a_datastore_registered_meanwhile_overwrites_it(fake_arm: 
     """The documented trade-off: creates are not pre-checked (it would double the requests)."""
     ws, remote = open_arm(fake_arm, "overwrite")
     assert remote is not None
-    _seed(remote, "raw", tags={"team": "theirs"})
+    seed_blob(remote, "raw", tags={"team": "theirs"})
     _write(ws, declared(blob("raw"), owner=OWNER))
     assert dict(tags_of(remote, "raw")) == {"reconciler:owner": OWNER, "reconciler:validated": "true"}
 

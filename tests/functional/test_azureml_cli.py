@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.backends.cases import ARM_ENTRIES, ENTRIES
+from tests.backends.harness import seed_blob
 from tests.conftest import clean_env
 from tests.functional.azureml_project import NO_CHANGES, ArmProject, ArmServers, arm_servers, last_line
 
@@ -61,22 +62,6 @@ def fictional(entry: dict[str, Any]) -> dict[str, Any]:
 def applied(project: ArmProject, *args: str) -> None:
     result = project.run("apply", "--auto-approve", *args)
     assert result.code == 0, result.all
-
-
-def _seed_blob(project: ArmProject, name: str, *, key: str, tags: dict[str, str] | None = None, **fields: Any) -> None:
-    """Register a datastore the way another tool would (azure-ai-ml, az ml, the portal)."""
-    properties = {
-        "datastoreType": "AzureBlob",
-        "accountName": "contosoraw",
-        "containerName": "raw",
-        "endpoint": "core.windows.net",
-        "protocol": "https",
-        "serviceDataAccessAuthIdentity": "None",
-        "tags": tags or {},
-        "credentials": {"credentialsType": "AccountKey"},
-        **fields,
-    }
-    project.remote.put_raw({"name": name, "properties": properties}, secrets={"secretsType": "AccountKey", "key": key})
 
 
 # ------------------------------------------------------------------------------ the cycle
@@ -130,7 +115,7 @@ def test_secret_drift_is_detected_through_list_secrets(ws: ArmProject) -> None:
     ws.manifest([KEYED])
     ws.apply_in_process()
     tags = ws.remote.datastores()["raw"]["properties"]["tags"]
-    _seed_blob(ws, "raw", key="rotated-outside", tags=tags, description="Raw landing zone")
+    seed_blob(ws.remote, "raw", key="rotated-outside", tags=tags, description="Raw landing zone")
     plan = ws.run("plan", "--detailed-exitcode")
     assert plan.code == 2
     assert "~ raw (azure_blob): credentials.account_key changed" in plan.out
@@ -161,7 +146,7 @@ def test_secret_drift_falls_back_to_the_fingerprint_when_list_secrets_is_forbidd
 
 
 def test_a_datastore_made_by_another_tool_is_adopted_then_stable(ws: ArmProject) -> None:
-    _seed_blob(ws, "raw", key="raw-account-key-1", description="Raw landing zone", tags={"team": "data"})
+    seed_blob(ws.remote, "raw", key="raw-account-key-1", description="Raw landing zone", tags={"team": "data"})
     ws.manifest([KEYED])
     plan = ws.run("plan")
     assert "~ raw (azure_blob): adopt" in plan.out, plan.all
@@ -173,8 +158,8 @@ def test_a_datastore_made_by_another_tool_is_adopted_then_stable(ws: ArmProject)
 
 
 def test_only_owned_datastores_are_deleted(ws: ArmProject) -> None:
-    _seed_blob(ws, "untagged", key="k1")
-    _seed_blob(ws, "theirs", key="k2", tags={"reconciler:owner": "other-team"})
+    seed_blob(ws.remote, "untagged", key="k1")
+    seed_blob(ws.remote, "theirs", key="k2", tags={"reconciler:owner": "other-team"})
     ws.manifest([KEYED, LAKE])
     ws.apply_in_process()
     ws.manifest([])
