@@ -41,6 +41,23 @@ _WORKSPACE = click.option(
 )
 
 
+_POLICY = click.option(
+    "--policy",
+    "policy_file",
+    metavar="FILE",
+    help="YAML file with a 'policy:' section; applies on top of the manifests' own policy.",
+)
+
+
+def _policies(policy_file: str | None) -> Any:
+    """The ``--policy`` file as a policy source (none without the option)."""
+    if not policy_file:
+        return ()
+    from reconciler.policy import load_policy_file
+
+    return (load_policy_file(policy_file),)
+
+
 def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         _console(ctx).color = False
@@ -105,9 +122,10 @@ def cli(ctx: click.Context, verbose: int, no_color: bool) -> None:
     show_default=True,
     help="github: workflow-command annotations on the offending lines of a pull request.",
 )
+@_POLICY
 @click.pass_context
-def validate(ctx: click.Context, files: tuple[str, ...], fmt: str) -> int:
-    """Check manifests offline: schema, names, references. No network, no workspace."""
+def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: str | None) -> int:
+    """Check manifests offline: schema, names, references, policy. No network, no workspace."""
     from reconciler.engine import manifest_files
     from reconciler.errors import ManifestError
     from reconciler.manifest.load import load_manifests
@@ -115,7 +133,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], fmt: str) -> int:
 
     console = _console(ctx)
     try:
-        manifests = load_manifests(manifest_files(files))
+        manifests = load_manifests(manifest_files(files), policies=_policies(policy_file))
     except ManifestError as exc:
         if fmt == "text":
             raise
@@ -143,6 +161,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], fmt: str) -> int:
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @click.option("--revalidate", is_flag=True, help="Re-check access of every declared datastore.")
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Only plan this datastore; repeatable.")
+@_POLICY
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -153,6 +172,7 @@ def plan(
     detailed_exitcode: bool,
     revalidate: bool,
     targets: tuple[str, ...],
+    policy_file: str | None,
 ) -> int:
     """Show what apply would change in the workspace."""
     from reconciler.engine import compute_plan, write_plan_file
@@ -164,6 +184,7 @@ def plan(
         workspace_option=workspace,
         options=PlanOptions(targets=targets, revalidate=revalidate),
         resolver=_resolver(),
+        policies=_policies(policy_file),
     )
     try:
         probes = _probe(run)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -25,6 +25,9 @@ from reconciler.plan.model import FORMAT_VERSION, Plan, PlanOptions
 from reconciler.plan.planner import make_plan
 from reconciler.secrets.resolve import SecretResolver
 from reconciler.state import DesiredState, WorkspaceSnapshot
+
+if TYPE_CHECKING:
+    from reconciler.policy import PolicySource
 
 WORKSPACE_ENV = "RECONCILER_WORKSPACE"
 
@@ -79,9 +82,12 @@ def compute_plan(
     options: PlanOptions,
     resolver: SecretResolver,
     environ: Mapping[str, str] | None = None,
+    policies: Sequence[PolicySource] = (),
 ) -> PlanRun:
-    """Load and check the input completely before opening the workspace; then observe and plan."""
-    manifests = load_manifests(manifest_files(files), environ=os.environ if environ is None else environ)
+    """Load and check the input completely (policy included) before opening the workspace; then observe and plan."""
+    manifests = load_manifests(
+        manifest_files(files), environ=os.environ if environ is None else environ, policies=policies
+    )
     uri = resolve_workspace_uri(workspace_option, manifests, environ)
     desired = build_desired(manifests, resolver)
     workspace = open_workspace(uri)

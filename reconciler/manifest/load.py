@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -16,6 +18,9 @@ from reconciler.manifest.messages import problems_from_validation
 from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
 from reconciler.secrets.resolve import SecretRequest, check_local
+
+if TYPE_CHECKING:
+    from reconciler.policy import PolicySource
 
 DEFAULT_MANIFEST = "datastores.yaml"
 DEFAULT_OWNER = "default"
@@ -58,6 +63,8 @@ class ManifestSet:
     workspace_file: str | None
     default_datastore: str | None
     digest: str
+    #: Every policy of the run: the manifests' ``policy:`` sections and ``--policy`` files.
+    policies: tuple[PolicySource, ...] = ()
 
 
 def read_files(paths: Sequence[str]) -> tuple[list[tuple[str, bytes]], list[Problem]]:
@@ -140,11 +147,17 @@ def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, Manifest | None, l
     return doc, manifest, problems
 
 
-def load_manifests(paths: Sequence[str], *, environ: Mapping[str, str] | None = None) -> ManifestSet:
+def load_manifests(
+    paths: Sequence[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    policies: Sequence[PolicySource] = (),
+) -> ManifestSet:
     """Parse, validate and cross-check every file; raise one :class:`ManifestError` listing all problems.
 
     Secret references are checked offline here too (files exist; with ``environ``, variables are
-    set), so a plan reports them together with every other problem in the manifests.
+    set), and so is policy (``policies`` from ``--policy`` files, plus each manifest's own), so a
+    plan reports them together with every other problem in the manifests.
     """
     contents, problems = read_files(paths)
     docs: list[YamlDocument] = []
@@ -158,9 +171,21 @@ def load_manifests(paths: Sequence[str], *, environ: Mapping[str, str] | None = 
     rejected = _check_names(docs, problems)
     result = _merge(parsed, rejected, problems, digest_of(contents))
     problems.extend(_local_secret_problems(result.datastores, environ))
+    declared_policies = [*policies, *_manifest_policies(parsed)]
+    if declared_policies:
+        from reconciler.policy import evaluate
+
+        result = dataclasses.replace(result, policies=tuple(declared_policies))
+        problems.extend(evaluate(declared_policies, result.datastores))
     if problems:
         raise ManifestError(problems)
     return result
+
+
+def _manifest_policies(parsed: Sequence[tuple[YamlDocument, Manifest]]) -> list[PolicySource]:
+    from reconciler.policy import PolicySource
+
+    return [PolicySource(m.policy, doc) for doc, m in parsed if m.policy is not None]
 
 
 def _declared_names(doc: YamlDocument) -> list[tuple[int, str]]:

@@ -26,6 +26,7 @@ from reconciler.manifest.models import (
     describe_credentials,
     model_field_names,
 )
+from reconciler.manifest.policy import Policy, RequireProtect
 from reconciler.manifest.yamlsource import Path, YamlDocument, render_path
 
 _TAG_MODELS: dict[str, type[BaseModel]] = {**DATASTORE_MODELS, **CREDENTIAL_KINDS}
@@ -70,6 +71,9 @@ def _split(loc: tuple[Any, ...]) -> tuple[Path, type[BaseModel]]:
     """Strip union tags from a pydantic location; return the path and the innermost model."""
     path: list[str | int] = []
     model: type[BaseModel] = Manifest
+    if loc[:1] == ("policy",):  # the policy section (of a manifest or a --policy file)
+        model = RequireProtect if loc[1:2] == ("require_protect",) and len(loc) > 2 else Policy
+        return tuple(loc), model
     for i, part in enumerate(loc):
         after_tagged_slot = i > 0 and (isinstance(loc[i - 1], int) or loc[i - 1] == "credentials")
         if after_tagged_slot and isinstance(part, str) and part in _TAG_MODELS:

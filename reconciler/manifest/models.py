@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from reconciler.manifest.policy import Policy
 from reconciler.manifest.refs import ALLOWED_FORMS, SecretRef, parse_ref
 from reconciler.secrets.value import MASK
 
@@ -569,6 +570,7 @@ class Manifest(StrictModel):
     owner: OwnerName = "default"
     default_datastore: DatastoreName | None = None
     datastores: list[AnyDatastore] = Field(default_factory=list)
+    policy: Policy | None = None
 
     @field_validator("workspace")
     @classmethod
