@@ -1,0 +1,60 @@
+"""The ``reconciler`` command line: one module per command, registered on the group in ``app``.
+
+:func:`run` is the one error boundary: every user error becomes a message and exit code 1,
+never a traceback; ``plan --detailed-exitcode`` alone uses exit code 2 (changes present).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+import click
+
+# ``app`` first: it trims start-up before pydantic is imported; the command modules register themselves.
+from reconciler.cli import app, apply, plan, schema, show, validate  # noqa: F401
+from reconciler.cli.app import EXIT_ERROR, cli, line
+from reconciler.console import Console
+from reconciler.errors import ReconcilerError
+from reconciler.secrets.redact import redact
+
+__all__ = ["cli", "main", "run"]
+
+log = logging.getLogger("reconciler")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI; the only place exceptions become messages and exit codes."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    err = Console(color=False)
+    try:
+        result = cli.main(args=list(argv) if argv is not None else None, prog_name="reconciler", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:  # usage errors exit 1: exit 2 means "changes" in this CLI
+        err.line(f"Error: {redact(exc.format_message())}", err=True)
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            err.line(f"Try '{exc.ctx.command_path} --help' for help.", err=True)
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        err.line("Aborted; nothing was changed.", err=True)
+        return EXIT_ERROR
+    except ReconcilerError as exc:
+        err.lines([line(f"Error: {text}" if i == 0 else text) for i, text in enumerate(exc.lines())], err=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err.line("Interrupted.", err=True)
+        return EXIT_ERROR
+    except Exception as exc:
+        log.debug("internal error", exc_info=True)
+        err.line(
+            f"Internal error: {type(exc).__name__}: {redact(str(exc))}. This is a bug in reconciler; "
+            "run again with -vv for details and report it.",
+            err=True,
+        )
+        return EXIT_ERROR
+    return int(result or 0)

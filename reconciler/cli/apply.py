@@ -1,0 +1,186 @@
+"""``reconciler apply``: make the workspace match (or apply a saved plan exactly)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from reconciler.cli.app import (
+    EXIT_ERROR,
+    EXIT_OK,
+    FILES,
+    WORKSPACE,
+    blank,
+    cli,
+    console_of,
+    global_options,
+    line,
+    resolver,
+)
+from reconciler.cli.plan import probe_run, render_plan
+from reconciler.console import Console
+from reconciler.errors import ApplyRefusedError, ReconcilerError
+
+
+@cli.command()
+@global_options
+@click.argument("planfile", required=False, metavar="[PLANFILE]")
+@FILES
+@WORKSPACE
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=8,
+    show_default=True,
+    help="How many datastores to write at once.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def apply(
+    ctx: click.Context,
+    planfile: str | None,
+    files: tuple[str, ...],
+    workspace: str | None,
+    auto_approve: bool,
+    parallelism: int,
+    fmt: str,
+) -> int:
+    """Make the workspace match the manifests (or apply a saved plan exactly)."""
+    from reconciler.engine import compute_plan, read_plan_file, verify_saved_plan
+    from reconciler.plan.model import PlanOptions
+
+    console = console_of(ctx)
+    if planfile and files:
+        raise click.UsageError("give either a PLANFILE or -f manifests, not both")
+    saved = None
+    if planfile:
+        saved = read_plan_file(planfile)
+        assert saved.recorded is not None
+        if workspace and workspace != saved.workspace:
+            raise ReconcilerError(
+                f"the plan was made for {saved.workspace}, not {workspace}; run plan against {workspace}"
+            )
+        files = saved.recorded.manifests
+        workspace = saved.workspace
+        options = saved.recorded.options
+    else:
+        options = PlanOptions()
+    run = compute_plan(files, workspace_option=workspace, options=options, resolver=resolver())
+    try:
+        if saved is not None:
+            verify_saved_plan(saved, run)
+        probes = probe_run(run)
+        if fmt == "text" and saved is None:
+            render_plan(console, run.plan, "text", probes)
+        elif fmt == "text":
+            from reconciler.render.text import summary_line
+
+            console.lines([*probes.lines, line(f"Applying the saved plan {planfile}. {summary_line(run.plan)}")])
+        if probes.error is not None:
+            raise probes.error
+        if not run.plan.has_changes:
+            if fmt == "json":
+                _print_apply_json(console, run.plan, None)
+            return EXIT_OK
+        if saved is None and not auto_approve:
+            _confirm(console, fmt)
+        report = _apply(console, run, parallelism, fmt)
+    finally:
+        run.close()
+    if fmt == "json":
+        _print_apply_json(console, run.plan, report)
+    else:
+        _print_apply_summary(console, report)
+    return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def _confirm(console: Console, fmt: str) -> None:
+    if not sys.stdin.isatty():
+        raise ApplyRefusedError(
+            "refusing to apply without confirmation: standard input is not a terminal. Review the plan "
+            "and pass --auto-approve, or save it with `plan --out FILE` and run `apply FILE`. Nothing was changed."
+        )
+    answer = click.confirm("Apply these changes?", default=False, err=fmt == "json")
+    if not answer:
+        raise ApplyRefusedError("apply cancelled; nothing was changed")
+
+
+_VERBS = {
+    "create": ("creating", "created"),
+    "update": ("updating", "updated"),
+    "replace": ("replacing", "replaced"),
+    "delete": ("deleting", "deleted"),
+    "revalidate": ("revalidating", "revalidated"),
+    "default": ("setting", "set"),
+}
+
+
+def _apply(console: Console, run: Any, parallelism: int, fmt: str) -> Any:
+    from reconciler.apply.applier import Applier, ApplyEvent, Status
+
+    to_err = fmt == "json"
+
+    def show(event: ApplyEvent) -> None:
+        doing, done = _VERBS.get(event.action, (event.action, event.action))
+        if event.status is Status.STARTED:
+            console.line(f"{event.name}: {doing}...", err=to_err)
+        elif event.status is Status.APPLIED:
+            console.line(f"{event.name}: {done} [{event.seconds:.2f}s]", "green", err=to_err)
+        elif event.status is Status.FAILED:
+            console.line(f"{event.name}: {event.action} failed: {event.message}", "red", err=to_err)
+
+    applier = Applier(run.workspace, run.desired.by_key(), parallelism=parallelism, on_event=show)
+    return applier.apply(run.plan)
+
+
+def _print_apply_summary(console: Console, report: Any) -> None:
+    from reconciler.apply.applier import Status
+
+    counts = report.counts()
+    done = (
+        f"{counts.get('create', 0)} created, {counts.get('update', 0)} updated, "
+        f"{counts.get('replace', 0)} replaced, {counts.get('delete', 0)} deleted, "
+        f"{counts.get('revalidate', 0)} revalidated"
+    )
+    if counts.get("default"):
+        done += ", default datastore changed"
+    if report.ok:
+        console.lines([blank(), line(f"Apply complete: {done}.", "bold green")])
+        return
+    failed = report.with_status(Status.FAILED)
+    skipped = report.with_status(Status.NOT_APPLIED)
+    applied = report.with_status(Status.APPLIED)
+    out = [
+        blank(),
+        line(f"Apply failed: {len(failed)} failed, {len(skipped)} not applied; {done}.", "bold red"),
+    ]
+    if applied:
+        out.append(line("Applied: " + ", ".join(f"{e.name} ({e.action})" for e in applied)))
+    for e in failed:
+        out.append(line(f"Failed: {e.name} ({e.action}): {e.message}", "red"))
+    for e in skipped:
+        out.append(line(f"Not applied: {e.name} ({e.action}): {e.message.removeprefix('not applied: ')}"))
+    out.append(line("Fix the cause and run apply again; it continues from where this run stopped."))
+    console.lines(out)
+
+
+def _print_apply_json(console: Console, plan: Any, report: Any) -> None:
+    from reconciler.apply.applier import Status
+    from reconciler.render.machine import plan_document, render_json
+
+    def items(status: Any) -> list[dict[str, str]]:
+        return [{"name": e.name, "action": e.action, "message": e.message} for e in report.with_status(status)]
+
+    if report is None:
+        result: dict[str, Any] = {"status": "no-changes", "applied": [], "failed": [], "not_applied": []}
+    else:
+        result = {
+            "status": "applied" if report.ok else "failed",
+            "applied": items(Status.APPLIED),
+            "failed": items(Status.FAILED),
+            "not_applied": items(Status.NOT_APPLIED),
+        }
+    console.raw(render_json({"plan": plan_document(plan), "result": result}))

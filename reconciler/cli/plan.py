@@ -1,0 +1,93 @@
+"""``reconciler plan``: what apply would change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from reconciler.cli.app import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    FILES,
+    POLICY,
+    WORKSPACE,
+    cli,
+    console_of,
+    global_options,
+    policies,
+    resolver,
+)
+from reconciler.console import Console
+
+
+@cli.command()
+@global_options
+@FILES
+@WORKSPACE
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--out", "out", metavar="PLANFILE", help="Save the plan for `reconciler apply PLANFILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@click.option("--revalidate", is_flag=True, help="Re-check access of every declared datastore.")
+@click.option("--target", "targets", multiple=True, metavar="NAME", help="Only plan this datastore; repeatable.")
+@POLICY
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    workspace: str | None,
+    fmt: str,
+    out: str | None,
+    detailed_exitcode: bool,
+    revalidate: bool,
+    targets: tuple[str, ...],
+    policy_file: str | None,
+) -> int:
+    """Show what apply would change in the workspace."""
+    from reconciler.engine import compute_plan, write_plan_file
+    from reconciler.plan.model import PlanOptions
+
+    console = console_of(ctx)
+    run = compute_plan(
+        files,
+        workspace_option=workspace,
+        options=PlanOptions(targets=targets, revalidate=revalidate),
+        resolver=resolver(),
+        policies=policies(policy_file),
+    )
+    try:
+        probes = probe_run(run)
+    finally:
+        run.close()
+    render_plan(console, run.plan, fmt, probes)
+    if probes.error is not None:
+        raise probes.error
+    if out:
+        write_plan_file(run.plan, out)
+        if fmt == "text":
+            console.line(f"Saved the plan to {out}. Apply it exactly with: reconciler apply {out}")
+    if detailed_exitcode and run.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def render_plan(console: Console, plan: Any, fmt: str, probes: Any = None) -> None:
+    """The plan in ``fmt``; the probe results go before the text summary line, or into ``validation``."""
+    from reconciler.render.machine import plan_document, render_json, render_markdown
+    from reconciler.render.text import render_text
+
+    validation = probes.json() if probes is not None else None
+    if fmt == "json":
+        console.raw(render_json(plan_document(plan, validation=validation)))
+    elif fmt == "markdown":
+        console.raw(render_markdown(plan, validation=validation))
+    else:
+        lines = render_text(plan)
+        console.lines([*lines[:-1], *(probes.lines if probes is not None else ()), lines[-1]])
+
+
+def probe_run(run: Any) -> Any:
+    """Run the storage probes for the changes that register with validation (a ProbeReport)."""
+    from reconciler.validation.runner import probe_plan, probe_report
+
+    return probe_report(probe_plan(run.plan, run.desired.by_key()))

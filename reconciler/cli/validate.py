@@ -1,0 +1,45 @@
+"""``reconciler validate``: offline checks of manifests."""
+
+from __future__ import annotations
+
+import click
+
+from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, POLICY, cli, console_of, global_options, policies
+
+
+@cli.command()
+@global_options
+@FILES
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="github: workflow-command annotations on the offending lines of a pull request.",
+)
+@POLICY
+@click.pass_context
+def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: str | None) -> int:
+    """Check manifests offline: schema, names, references, policy. No network, no workspace."""
+    from reconciler.engine import manifest_files
+    from reconciler.errors import ManifestError
+    from reconciler.manifest.load import load_manifests
+    from reconciler.render.problems import render_problems_github, render_validation_json
+
+    console = console_of(ctx)
+    try:
+        manifests = load_manifests(manifest_files(files), policies=policies(policy_file))
+    except ManifestError as exc:
+        if fmt == "text":
+            raise
+        console.raw(render_validation_json(exc.problems) if fmt == "json" else render_problems_github(exc.problems))
+        return EXIT_ERROR
+    count = len(manifests.datastores)
+    if fmt == "json":
+        console.raw(render_validation_json((), datastores=count, files=manifests.files, owner=manifests.owner))
+    elif fmt == "text":
+        noun = "datastore" if count == 1 else "datastores"
+        paths = ", ".join(manifests.files)
+        console.line(f"Valid: {count} {noun} in {paths} (owner: {manifests.owner}).", "green")
+    return EXIT_OK
