@@ -24,6 +24,13 @@ __all__ = ["cli", "main", "run"]
 log = logging.getLogger("reconciler")
 
 
+def _escaped(message: str) -> str:
+    """Error text on one line: a manifest or service string cannot forge lines, colours or CI commands."""
+    from reconciler.render.escape import github_line
+
+    return github_line(message)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; the only place exceptions become messages and exit codes."""
     sys.exit(run(argv))
@@ -36,7 +43,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.ClickException as exc:  # usage errors exit 1: exit 2 means "changes" in this CLI
-        err.line(f"Error: {redact(exc.format_message())}", err=True)
+        err.line(f"Error: {_escaped(redact(exc.format_message()))}", err=True)
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             err.line(f"Try '{exc.ctx.command_path} --help' for help.", err=True)
         return EXIT_ERROR
@@ -44,7 +51,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         err.line("Aborted; nothing was changed.", err=True)
         return EXIT_ERROR
     except ReconcilerError as exc:
-        err.lines([line(f"Error: {text}" if i == 0 else text) for i, text in enumerate(exc.lines())], err=True)
+        err.lines(
+            [line(f"Error: {_escaped(t)}" if i == 0 else _escaped(t)) for i, t in enumerate(exc.lines())], err=True
+        )
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.line("Interrupted.", err=True)
@@ -52,7 +61,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         log.debug("internal error", exc_info=True)
         err.line(
-            f"Internal error: {type(exc).__name__}: {redact(str(exc))}. This is a bug in reconciler; "
+            f"Internal error: {type(exc).__name__}: {_escaped(redact(str(exc)))}. This is a bug in reconciler; "
             "run again with -vv for details and report it.",
             err=True,
         )

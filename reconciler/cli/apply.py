@@ -123,14 +123,17 @@ def _apply(console: Console, run: Any, parallelism: int, fmt: str) -> Any:
 
     to_err = fmt == "json"
 
+    from reconciler.render.escape import message, text
+
     def show(event: ApplyEvent) -> None:
         doing, done = _VERBS.get(event.action, (event.action, event.action))
+        name = text(event.name)
         if event.status is Status.STARTED:
-            console.line(f"{event.name}: {doing}...", err=to_err)
+            console.line(f"{name}: {doing}...", err=to_err)
         elif event.status is Status.APPLIED:
-            console.line(f"{event.name}: {done} [{event.seconds:.2f}s]", "green", err=to_err)
+            console.line(f"{name}: {done} [{event.seconds:.2f}s]", "green", err=to_err)
         elif event.status is Status.FAILED:
-            console.line(f"{event.name}: {event.action} failed: {event.message}", "red", err=to_err)
+            console.line(f"{name}: {event.action} failed: {message(event.message)}", "red", err=to_err)
 
     applier = Applier(run.workspace, run.desired.by_key(), parallelism=parallelism, on_event=show)
     return applier.apply(run.plan)
@@ -138,6 +141,7 @@ def _apply(console: Console, run: Any, parallelism: int, fmt: str) -> Any:
 
 def _print_apply_summary(console: Console, report: Any) -> None:
     from reconciler.apply.applier import Status
+    from reconciler.render.escape import message, text
 
     counts = report.counts()
     done = (
@@ -158,11 +162,12 @@ def _print_apply_summary(console: Console, report: Any) -> None:
         line(f"Apply failed: {len(failed)} failed, {len(skipped)} not applied; {done}.", "bold red"),
     ]
     if applied:
-        out.append(line("Applied: " + ", ".join(f"{e.name} ({e.action})" for e in applied)))
+        out.append(line("Applied: " + ", ".join(f"{text(e.name)} ({e.action})" for e in applied)))
     for e in failed:
-        out.append(line(f"Failed: {e.name} ({e.action}): {e.message}", "red"))
+        out.append(line(f"Failed: {text(e.name)} ({e.action}): {message(e.message)}", "red"))
     for e in skipped:
-        out.append(line(f"Not applied: {e.name} ({e.action}): {e.message.removeprefix('not applied: ')}"))
+        reason = message(e.message.removeprefix("not applied: "))
+        out.append(line(f"Not applied: {text(e.name)} ({e.action}): {reason}"))
     out.append(line("Fix the cause and run apply again; it continues from where this run stopped."))
     console.lines(out)
 

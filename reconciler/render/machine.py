@@ -25,7 +25,14 @@ def plan_document(plan: Plan, validation: Validation | None = None) -> dict[str,
 
 
 def render_json(document: Any) -> str:
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    """JSON with non-ASCII text kept readable, but terminal-unsafe characters as ``\\uXXXX`` escapes.
+
+    They can only occur inside strings (JSON's own structure is ASCII), so escaping them in the
+    text keeps every value as it was, and a log that shows the JSON shows no raw control.
+    """
+    from reconciler.render.escape import json_text
+
+    return json_text(json.dumps(document, indent=2, ensure_ascii=False)) + "\n"
 
 
 def render_markdown(plan: Plan, validation: Validation | None = None, **options: Any) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.errors import Problem
+from reconciler.render.escape import github_data, github_property
 from reconciler.render.machine import render_json
 
 
@@ -31,27 +32,19 @@ def render_validation_json(
     return render_json(document)
 
 
-def _escape(text: str, *, property_value: bool = False) -> str:
-    """Workflow-command escaping: %, CR and LF always; ':' and ',' too inside properties."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if property_value:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
-
-
 def render_problems_github(problems: Sequence[Problem]) -> str:
     """One ``::error file=...,line=...,col=...::message`` per problem, shown inline on the pull request."""
     lines = []
     for problem in problems:
         loc = problem.location
-        props = [f"title={_escape('reconciler validate', property_value=True)}"]
+        props = [f"title={github_property('reconciler validate')}"]
         if loc is not None:
             props = [
-                f"file={_escape(loc.file, property_value=True)}",
+                f"file={github_property(loc.file)}",
                 f"line={loc.line}",
                 f"col={loc.column}",
                 *props,
             ]
         message = f"{problem.field}: {problem.message}" if problem.field else problem.message
-        lines.append(f"::error {','.join(props)}::{_escape(message)}")
+        lines.append(f"::error {','.join(props)}::{github_data(message)}")
     return "".join(f"{line}\n" for line in lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.render.escape import text
 from reconciler.render.machine import render_json
 from reconciler.render.text import Line
 from reconciler.state import RegisteredDatastore, WorkspaceSnapshot
@@ -44,20 +45,22 @@ def _flags(d: RegisteredDatastore) -> str:
 
 
 def render_show_text(snapshot: WorkspaceSnapshot) -> list[Line]:
-    rows = [("NAME", "TYPE", "OWNER", "LOCATION", "CREDENTIALS", "FLAGS")]
+    rows: list[tuple[str, ...]] = [("NAME", "TYPE", "OWNER", "LOCATION", "CREDENTIALS", "FLAGS")]
     for d in snapshot.datastores:
         credentials = d.settings.get("credentials") or {}
         kind = credentials.get("type", "none") if isinstance(credentials, dict) else "none"
-        rows.append((d.name, d.type, d.owner or "-", _where(d) or "-", kind, _flags(d)))
+        row: tuple[str, ...] = (d.name, d.type, d.owner or "-", _where(d) or "-", str(kind), _flags(d))
+        rows.append(tuple(text(cell) if cell != "-" and i < 5 else cell for i, cell in enumerate(row)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [Line(f"Workspace: {snapshot.uri}"), Line("")]
+    lines = [Line(f"Workspace: {text(snapshot.uri)}"), Line("")]
     for i, row in enumerate(rows):
-        text = "  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip()
-        lines.append(Line(text, "bold" if i == 0 else None))
+        joined = "  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip()
+        lines.append(Line(joined, "bold" if i == 0 else None))
     count = len(snapshot.datastores)
+    default = text(snapshot.default_datastore) if snapshot.default_datastore else "(none)"
     lines += [
         Line(""),
-        Line(f"{count} datastore{'s' if count != 1 else ''}; default: {snapshot.default_datastore or '(none)'}."),
+        Line(f"{count} datastore{'s' if count != 1 else ''}; default: {default}."),
     ]
     return lines
 

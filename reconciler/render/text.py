@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.render.escape import escape_controls, message, text
 from reconciler.secrets.value import MASK
 
 NO_CHANGES = "No changes. The workspace matches the manifest."
@@ -33,10 +34,10 @@ class Line:
 
 
 def value_text(value: Any) -> str:
-    """A setting as it reads in a plan: JSON scalars, ``(sensitive)`` for secrets."""
+    """A setting as it reads in a plan: JSON values (terminal-safe), ``(sensitive)`` for secrets."""
     if value == MASK:
         return MASK
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return escape_controls(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
 def summary_line(plan: Plan) -> str:
@@ -68,15 +69,21 @@ def _creation_fields(after: Mapping[str, Any]) -> list[tuple[str, Any]]:
     return shown
 
 
+def path_text(path: object) -> str:
+    """A field path as shown: hostile tag keys cannot add lines, colours or fake fields."""
+    return escape_controls(str(path))
+
+
 def _field_line(change: FieldChange) -> str:
     suffix = "  # forces replacement" if change.forces_replacement else ""
+    path = path_text(change.path)
     if change.sensitive and change.op == "change":
-        return f"~ {change.path}: {SENSITIVE_CHANGED}{suffix}"
+        return f"~ {path}: {SENSITIVE_CHANGED}{suffix}"
     if change.op == "add":
-        return f"+ {change.path}: {value_text(change.after)}{suffix}"
+        return f"+ {path}: {value_text(change.after)}{suffix}"
     if change.op == "remove":
-        return f"- {change.path}: {value_text(change.before)}{suffix}"
-    return f"~ {change.path}: {value_text(change.before)} -> {value_text(change.after)}{suffix}"
+        return f"- {path}: {value_text(change.before)}{suffix}"
+    return f"~ {path}: {value_text(change.before)} -> {value_text(change.after)}{suffix}"
 
 
 def change_lines(change: Change) -> list[Line]:
@@ -84,13 +91,14 @@ def change_lines(change: Change) -> list[Line]:
     if change.action is Action.NOOP:
         return []
     style = STYLES[change.action]
-    header = f"{change.action.symbol} {change.name} ({change.type})"
+    header = f"{change.action.symbol} {text(change.name)} ({text(change.type)})"
     if change.reason and change.action is not Action.CREATE:
-        header += f": {change.reason}"
+        header += f": {message(change.reason)}"
     lines = [Line(f"  {header}", style)]
     indent = " " * 6
     if change.action is Action.CREATE and change.after is not None:
         fields = _creation_fields(change.after)
+        fields = [(path_text(path), value) for path, value in fields]
         width = max((len(path) for path, _ in fields), default=0)
         lines.extend(Line(f"{indent}{path + ':':<{width + 1}} {value_text(value)}") for path, value in fields)
     else:
@@ -105,15 +113,16 @@ def render_text(plan: Plan, *, header: bool = True) -> list[Line]:
         body.extend(change_lines(change))
     if plan.default_datastore is not None:
         switch = plan.default_datastore
-        body.append(Line(f"  * default datastore: {switch.before or '(none)'} -> {switch.after}", "blue"))
+        before = text(switch.before) if switch.before else "(none)"
+        body.append(Line(f"  * default datastore: {before} -> {text(switch.after)}", "blue"))
     if header and body:
-        lines.append(Line(f"Reconciler will perform the following actions on {plan.workspace}:"))
+        lines.append(Line(f"Reconciler will perform the following actions on {text(plan.workspace)}:"))
         lines.append(Line(""))
     lines.extend(body)
     if body:
         lines.append(Line(""))
     for note in plan.notes:
-        lines.append(Line(f"Note: {note}", "dim"))
+        lines.append(Line(f"Note: {message(note)}", "dim"))
     lines.append(Line(summary_line(plan), "bold"))
     return lines
 
