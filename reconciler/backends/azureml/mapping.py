@@ -18,7 +18,7 @@ ARM datastores have no top-level tags, so reconciler's bookkeeping lives in the 
 ``tags`` under the reserved ``reconciler:`` prefix (manifests may not use it): ``reconciler:owner``,
 ``reconciler:protect`` ("true" when protected, absent otherwise), ``reconciler:validated`` ("true" or
 "false": whether reconciler's last write used server-side validation) and
-``reconciler:secret-fingerprint`` (a salted scrypt fingerprint of the one secret written, for
+``reconciler:secret-fingerprint`` (a salted fingerprint of the one secret written, for
 drift detection when ListSecrets is forbidden). Read back, they leave ``tags`` and become
 ``owner``, ``protect``, ``validated`` and a :class:`~reconciler.state.Fingerprint` observation.
 

@@ -16,8 +16,6 @@ the default datastore, and a failed PUT after the DELETE is reported as such so 
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -41,7 +39,6 @@ from reconciler.backends.base import Capabilities, WriteRequest
 from reconciler.errors import BackendError, ChangedSincePlanError
 from reconciler.manifest.models import ARM_TYPES, BUILTIN_DATASTORES
 from reconciler.secrets import fingerprint
-from reconciler.secrets.value import SecretValue
 from reconciler.state import RegisteredDatastore, SecretObservation, WorkspaceSnapshot
 
 log = logging.getLogger(__name__)
@@ -62,8 +59,6 @@ CAPABILITIES = Capabilities(
 )
 #: ListSecrets calls in flight at once during a plan.
 SECRET_READERS = 16
-#: scrypt (which releases the GIL) needs 16 MiB per fingerprint: one per CPU, at most 8 (128 MiB), at once.
-_FINGERPRINT_SLOTS = threading.BoundedSemaphore(max(1, min(8, os.cpu_count() or 1)))
 _FORBIDDEN = object()
 
 
@@ -176,14 +171,14 @@ class AzureMLWorkspace:
             )
         path = secret_path(request.settings)
         value = request.secrets.get(path) if path else None
-        # The slow fingerprint comes first, so the version check is as close to the write as it can be.
+        # A keyed fingerprint is ready at once; a scrypt one runs on the fingerprint pool while the
+        # version check below is on the network, and the PUT waits for it.
+        pending = (
+            fingerprint.fingerprint_soon(value, kind=path.rsplit(".", 1)[-1]) if value is not None and path else None
+        )
         try:
             body = to_arm_body(
-                request.type,
-                request.settings,
-                request.secrets,
-                validated=request.validate,
-                fingerprint=_fingerprint(value) if value is not None else None,
+                request.type, request.settings, request.secrets, validated=request.validate, fingerprint=None
             )
         except MappingError as exc:
             raise BackendError(f"registration of {name} rejected: {exc}", datastore=name) from None
@@ -199,6 +194,8 @@ class AzureMLWorkspace:
                     body = keep_service_spelling(body, request.settings, current)
             if request.replace:
                 self._client.delete(name)
+        if pending is not None:
+            body["properties"]["tags"][FINGERPRINT_TAG] = pending.result()
         try:
             with self._translate(name):
                 written = self._client.put(name, body, skip_validation=not request.validate)
@@ -258,8 +255,3 @@ class AzureMLWorkspace:
             yield
         except (ArmResponseError, AzureError) as exc:
             raise backend_error(exc, self._target, datastore=datastore) from None
-
-
-def _fingerprint(value: SecretValue) -> str:
-    with _FINGERPRINT_SLOTS:
-        return fingerprint.fingerprint(value)
