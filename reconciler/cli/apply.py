@@ -19,7 +19,7 @@ from reconciler.cli.app import (
     line,
     resolver,
 )
-from reconciler.cli.plan import probe_run, render_plan
+from reconciler.cli.plan import check_run, probe_run, render_plan
 from reconciler.console import Console
 from reconciler.errors import ApplyRefusedError, ReconcilerError
 
@@ -73,14 +73,27 @@ def apply(
         if saved is not None:
             verify_saved_plan(saved, run)
         probes = probe_run(run)
+        from reconciler.validation.checks import CheckOptions, check_error
+
+        checks = check_run(run, CheckOptions())
         if fmt == "text" and saved is None:
-            render_plan(console, run.plan, "text", probes)
+            render_plan(console, run.plan, "text", probes, checks)
         elif fmt == "text":
+            from reconciler.render.findings import findings_lines
             from reconciler.render.text import summary_line
 
-            console.lines([*probes.lines, line(f"Applying the saved plan {planfile}. {summary_line(run.plan)}")])
+            console.lines(
+                [
+                    *probes.lines,
+                    *findings_lines(checks.findings),
+                    line(f"Applying the saved plan {planfile}. {summary_line(run.plan)}"),
+                ]
+            )
         if probes.error is not None:
             raise probes.error
+        failed = check_error(checks, CheckOptions())
+        if failed is not None:
+            raise failed
         if not run.plan.has_changes:
             if fmt == "json":
                 _print_apply_json(console, run.plan, None)

@@ -31,6 +31,16 @@ from reconciler.console import Console
 @click.option("--revalidate", is_flag=True, help="Re-check access of every declared datastore.")
 @click.option("--target", "targets", multiple=True, metavar="NAME", help="Only plan this datastore; repeatable.")
 @POLICY
+@click.option(
+    "--expiry-warning",
+    "expiry_days",
+    type=click.IntRange(0, 3650),
+    default=30,
+    show_default=True,
+    metavar="DAYS",
+    help="Warn about SAS tokens, Key Vault secrets and certificates expiring within DAYS.",
+)
+@click.option("--fail-on-expiry", is_flag=True, help="Exit 1 when anything expires within --expiry-warning days.")
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -42,6 +52,8 @@ def plan(
     revalidate: bool,
     targets: tuple[str, ...],
     policy_file: str | None,
+    expiry_days: int,
+    fail_on_expiry: bool,
 ) -> int:
     """Show what apply would change in the workspace."""
     from reconciler.engine import compute_plan, write_plan_file
@@ -55,13 +67,20 @@ def plan(
         resolver=resolver(),
         policies=policies(policy_file),
     )
+    from reconciler.validation.checks import CheckOptions, check_error
+
+    check_options = CheckOptions(expiry_warning_days=expiry_days, fail_on_expiry=fail_on_expiry)
     try:
         probes = probe_run(run)
+        checks = check_run(run, check_options)
     finally:
         run.close()
-    render_plan(console, run.plan, fmt, probes)
+    render_plan(console, run.plan, fmt, probes, checks)
     if probes.error is not None:
         raise probes.error
+    failed = check_error(checks, check_options)
+    if failed is not None:
+        raise failed
     if out:
         write_plan_file(run.plan, out)
         if fmt == "text":
@@ -71,19 +90,31 @@ def plan(
     return EXIT_OK
 
 
-def render_plan(console: Console, plan: Any, fmt: str, probes: Any = None) -> None:
-    """The plan in ``fmt``; the probe results go before the text summary line, or into ``validation``."""
+def render_plan(console: Console, plan: Any, fmt: str, probes: Any = None, checks: Any = None) -> None:
+    """The plan in ``fmt``; probe results and check findings go before the text summary line, or into
+    ``validation`` and ``warnings``/``errors``."""
     from reconciler.render.machine import plan_document, render_json, render_markdown
     from reconciler.render.text import render_text
 
     validation = probes.json() if probes is not None else None
+    findings = checks.findings if checks is not None else None
     if fmt == "json":
-        console.raw(render_json(plan_document(plan, validation=validation)))
+        console.raw(render_json(plan_document(plan, validation=validation, checks=findings)))
     elif fmt == "markdown":
-        console.raw(render_markdown(plan, validation=validation))
+        console.raw(render_markdown(plan, validation=validation, checks=findings))
     else:
+        from reconciler.render.findings import findings_lines
+
         lines = render_text(plan)
-        console.lines([*lines[:-1], *(probes.lines if probes is not None else ()), lines[-1]])
+        extra = [*(probes.lines if probes is not None else ()), *findings_lines(findings or ())]
+        console.lines([*lines[:-1], *extra, lines[-1]])
+
+
+def check_run(run: Any, options: Any) -> Any:
+    """Expiry, storage-account and access checks of the datastores the plan keeps (a CheckReport)."""
+    from reconciler.validation.checks import run_checks
+
+    return run_checks(run.plan, run.desired.by_key(), options)
 
 
 def probe_run(run: Any) -> Any:

@@ -11,16 +11,26 @@ from reconciler.plan.model import Plan
 Validation = Sequence[Mapping[str, Any]]
 
 
-def plan_document(plan: Plan, validation: Validation | None = None) -> dict[str, Any]:
+def plan_document(
+    plan: Plan, validation: Validation | None = None, checks: Sequence[Any] | None = None
+) -> dict[str, Any]:
     """The JSON plan (``--format json`` and the ``--out`` file); see the CLI contract.
 
     ``validation`` (the storage probe results of this run, one object per probed datastore:
     name, type, outcome, message, seconds) is added only when probes ran; a saved plan never
-    carries it, because it describes the run, not the decision.
+    carries it, because it describes the run, not the decision. ``checks`` (expiry, storage
+    account and access findings) becomes ``warnings`` (and ``errors``, when there are any) the same way.
     """
     document = plan.model_dump(mode="json")
     if validation is not None:
         document["validation"] = [dict(row) for row in validation]
+    if checks is not None:
+        from reconciler.render.findings import findings_json
+
+        warnings, errors = findings_json(checks)
+        document["warnings"] = warnings
+        if errors:
+            document["errors"] = errors
     return document
 
 

@@ -279,6 +279,7 @@ def render_markdown(
     budget: int = DEFAULT_BUDGET,
     title: str | None = None,
     full_plan: str | None = None,
+    checks: Sequence[Any] | None = None,
 ) -> str:
     """The plan as markdown of at most ``budget`` UTF-8 bytes (see the module docstring).
 
@@ -296,6 +297,10 @@ def render_markdown(
     if validation:
         validation_line, failed_rows, reasons = _validation(validation)
         head += validation_line
+    if checks:
+        from reconciler.render.findings import findings_markdown
+
+        head += findings_markdown(checks)
     tail: list[str] = []
     for note in plan.notes[:_MAX_NOTES]:
         tail += ["", f"> Note: {md_text(note[:500])}"]

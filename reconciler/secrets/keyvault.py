@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -259,7 +260,8 @@ class KeyVaultFetcher:
         log.debug("read %s in %.2f s", what, time.monotonic() - started)
         if secret.value is None or secret.value == "":
             return FetchFailure(f"{what} is empty")
-        return SecretValue(secret.value)
+        expires = getattr(secret.properties, "expires_on", None)
+        return SecretValue(secret.value, expires_on=expires if isinstance(expires, datetime) else None)
 
     def _failure(self, exc: BaseException, ref: SecretRef, url: str) -> FetchFailure:
         """Turn an SDK exception into a message that says what is wrong and what to do."""

@@ -8,6 +8,7 @@ the backends and probes call that, at the moment of use.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Any, NoReturn
 
 from reconciler.secrets import redact
@@ -18,12 +19,14 @@ MASK = redact.MASK
 class SecretValue:
     """An immutable secret string whose every printable form is ``(sensitive)``."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "expires_on")
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: str, *, expires_on: datetime | None = None) -> None:
         if not isinstance(value, str):
             raise TypeError("a secret value must be a string")
         self._value = value
+        #: When the source says the secret expires (Key Vault's ``exp`` attribute); not secret itself.
+        self.expires_on = expires_on
         redact.register(value)
 
     def reveal(self) -> str:

@@ -157,6 +157,8 @@ class _Version:
     updated: int
     content_type: str | None
     tags: dict[str, str] | None
+    #: ``attributes.exp``: seconds since the epoch, as the service sends it (absent: never expires).
+    expires: int | None = None
 
 
 @dataclass
@@ -318,12 +320,19 @@ class FakeKeyVault:
         enabled: bool = True,
         content_type: str | None = None,
         tags: dict[str, str] | None = None,
+        expires: int | None = None,
     ) -> str:
-        """Add a new version that becomes the latest; returns its 32-hex-char version id."""
+        """Add a new version that becomes the latest; returns its 32-hex-char version id.
+
+        ``expires`` (epoch seconds) is the ``exp`` attribute; like the service, the fake still returns
+        the value of an expired secret (expiry is advisory for secrets).
+        """
         if not _NAME_RE.match(name):
             raise ValueError(f"invalid Key Vault secret name {name!r}")
         now = int(time.time())
-        version = _Version(uuid.uuid4().hex, value, enabled, now, now, content_type, dict(tags) if tags else None)
+        version = _Version(
+            uuid.uuid4().hex, value, enabled, now, now, content_type, dict(tags) if tags else None, expires
+        )
         with self._lock:
             secret = self._secrets.setdefault(name.lower(), _Secret(name))
             secret.versions.append(version)
@@ -550,6 +559,8 @@ class FakeKeyVault:
                 "recoverableDays": _RECOVERABLE_DAYS,
             },
         }
+        if version.expires is not None:
+            item["attributes"]["exp"] = version.expires
         if version.content_type is not None:
             item["contentType"] = version.content_type
         if version.tags:
