@@ -8,7 +8,7 @@ from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.load import DeclaredDatastore, ManifestSet
 from reconciler.manifest.models import Datastore
 from reconciler.secrets.resolve import SecretRequest, SecretResolver
-from reconciler.state import DesiredDatastore, DesiredState
+from reconciler.state import DesiredDatastore, DesiredState, Removal
 
 
 def settings_of(model: Datastore, owner: str) -> dict[str, Any]:
@@ -71,4 +71,5 @@ def build_desired(manifests: ManifestSet, resolver: SecretResolver) -> DesiredSt
         default_datastore=manifests.default_datastore,
         manifest_digest=manifests.digest,
         files=manifests.files,
+        removed=tuple(Removal(r.name, r.destroy, r.location) for r in manifests.removed),
     )

@@ -50,6 +50,19 @@ class DesiredDatastore:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """A ``removed:`` item: stop managing a datastore, keeping it (release) or deleting it (destroy)."""
+
+    name: str
+    destroy: bool = False
+    location: SourceLocation | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
 class DesiredState:
     """Everything the manifests ask for."""
 
@@ -58,6 +71,7 @@ class DesiredState:
     default_datastore: str | None = None
     manifest_digest: str = ""
     files: tuple[str, ...] = ()
+    removed: tuple[Removal, ...] = ()
 
     def by_key(self) -> dict[str, DesiredDatastore]:
         return {d.key: d for d in self.datastores}

@@ -1,7 +1,8 @@
 """Carry out a plan against a workspace, in a safe order, reporting events instead of printing.
 
 Order: creates, updates, replaces and revalidations (in parallel, bounded); then the default
-datastore switch (after the new default exists, before the old one could go); then deletes.
+datastore switch (after the new default exists, before the old one could go); then deletes and
+releases.
 A failure in one phase stops the later phases; every datastore ends up in the report as
 applied, failed or not applied, so a re-run converges.
 """
@@ -86,8 +87,9 @@ class Applier:
 
     def apply(self, plan: Plan) -> ApplyReport:
         changes = plan.actionable()
-        first = [c for c in changes if c.action is not Action.DELETE]
-        deletes = [c for c in changes if c.action is Action.DELETE]
+        last = (Action.DELETE, Action.RELEASE)
+        first = [c for c in changes if c.action not in last]
+        deletes = [c for c in changes if c.action in last]
         ok = self._run_phase(first)
         if plan.default_datastore is not None:
             if ok:
@@ -121,6 +123,8 @@ class Applier:
         try:
             if change.action is Action.DELETE:
                 self._workspace.delete(change.name, expected_version=change.before_version or "")
+            elif change.action is Action.RELEASE:
+                self._workspace.release(change.name, expected_version=change.before_version or "")
             else:
                 self._workspace.write(self._request(change))
         except ReconcilerError as exc:

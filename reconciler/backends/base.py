@@ -79,6 +79,10 @@ class Workspace(Protocol):
         """Remove one registration (never the data behind it)."""
         ...
 
+    def release(self, name: str, *, expected_version: str) -> str:
+        """Drop reconciler's bookkeeping (owner, protect) from one registration, keeping the rest; new revision."""
+        ...
+
     def set_default(self, name: str, *, expected_default: str | None) -> None:
         """Make ``name`` the workspace default datastore."""
         ...

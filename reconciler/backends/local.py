@@ -234,6 +234,23 @@ class LocalWorkspace:
             db.execute("DELETE FROM datastores WHERE key = ?", (key,))
             db.execute("DELETE FROM vault.secrets WHERE key = ?", (key,))
 
+    def release(self, name: str, *, expected_version: str) -> str:
+        key = name.lower()
+        with self._transaction() as db:
+            row = db.execute("SELECT revision, builtin, settings FROM datastores WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise ChangedSincePlanError(f"{name} changed since plan: it is no longer registered", datastore=name)
+            _check_expected(name, expected_version, row)
+            if row[1]:
+                raise BackendError(f"{name} is a built-in datastore and cannot be changed", datastore=name)
+            settings = {**json.loads(row[2]), "owner": None, "protect": False}
+            revision = self._next_revision(db)
+            db.execute(
+                "UPDATE datastores SET settings = ?, revision = ?, modified_at = ? WHERE key = ?",
+                (json.dumps(settings), revision, _now(), key),
+            )
+        return str(revision)
+
     def set_default(self, name: str, *, expected_default: str | None) -> None:
         key = name.lower()
         with self._transaction() as db:

@@ -38,6 +38,9 @@ from reconciler.errors import ApplyRefusedError, ReconcilerError
     help="How many datastores to write at once.",
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--target", "targets", multiple=True, metavar="NAME", help="Only apply this datastore's changes; repeatable."
+)
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -47,6 +50,7 @@ def apply(
     auto_approve: bool,
     parallelism: int,
     fmt: str,
+    targets: tuple[str, ...],
 ) -> int:
     """Make the workspace match the manifests (or apply a saved plan exactly)."""
     from reconciler.engine import compute_plan, read_plan_file, verify_saved_plan
@@ -55,6 +59,8 @@ def apply(
     console = console_of(ctx)
     if planfile and files:
         raise click.UsageError("give either a PLANFILE or -f manifests, not both")
+    if planfile and targets:
+        raise click.UsageError("--target applies to -f manifests; a saved plan keeps the targets it was planned with")
     saved = None
     if planfile:
         saved = read_plan_file(planfile)
@@ -67,7 +73,7 @@ def apply(
         workspace = saved.workspace
         options = saved.recorded.options
     else:
-        options = PlanOptions()
+        options = PlanOptions(targets=targets)
     run = compute_plan(files, workspace_option=workspace, options=options, resolver=resolver())
     try:
         if saved is not None:
@@ -106,7 +112,7 @@ def apply(
     if fmt == "json":
         _print_apply_json(console, run.plan, report)
     else:
-        _print_apply_summary(console, report)
+        _print_apply_summary(console, report, partial=bool(options.targets))
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -127,6 +133,7 @@ _VERBS = {
     "replace": ("replacing", "replaced"),
     "delete": ("deleting", "deleted"),
     "revalidate": ("revalidating", "revalidated"),
+    "release": ("releasing", "released"),
     "default": ("setting", "set"),
 }
 
@@ -152,7 +159,7 @@ def _apply(console: Console, run: Any, parallelism: int, fmt: str) -> Any:
     return applier.apply(run.plan)
 
 
-def _print_apply_summary(console: Console, report: Any) -> None:
+def _print_apply_summary(console: Console, report: Any, *, partial: bool = False) -> None:
     from reconciler.apply.applier import Status
     from reconciler.render.escape import message, text
 
@@ -162,10 +169,13 @@ def _print_apply_summary(console: Console, report: Any) -> None:
         f"{counts.get('replace', 0)} replaced, {counts.get('delete', 0)} deleted, "
         f"{counts.get('revalidate', 0)} revalidated"
     )
+    if counts.get("release"):
+        done += f", {counts['release']} released"
     if counts.get("default"):
         done += ", default datastore changed"
     if report.ok:
-        console.lines([blank(), line(f"Apply complete: {done}.", "bold green")])
+        title = "Apply complete (partial: --target)" if partial else "Apply complete"
+        console.lines([blank(), line(f"{title}: {done}.", "bold green")])
         return
     failed = report.with_status(Status.FAILED)
     skipped = report.with_status(Status.NOT_APPLIED)

@@ -53,6 +53,19 @@ class DeclaredDatastore:
 
 
 @dataclass(frozen=True)
+class RemovedEntry:
+    """A ``removed:`` item: stop managing ``name`` (release it, or with ``destroy`` delete it)."""
+
+    name: str
+    destroy: bool
+    location: SourceLocation
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True)
 class ManifestSet:
     """All ``-f`` files, validated and merged."""
 
@@ -65,6 +78,7 @@ class ManifestSet:
     digest: str
     #: Every policy of the run: the manifests' ``policy:`` sections and ``--policy`` files.
     policies: tuple[PolicySource, ...] = ()
+    removed: tuple[RemovedEntry, ...] = ()
 
 
 def read_files(paths: Sequence[str]) -> tuple[list[tuple[str, bytes]], list[Problem]]:
@@ -240,6 +254,7 @@ def _merge(
     workspace = _agree(parsed, "workspace", problems)
     default = _agree(parsed, "default_datastore", problems)
     workspace_file = next((doc.file for doc, m in parsed if m.workspace), None)
+    removed = _removed_entries(parsed, {d.model.name.lower() for d in declared}, problems)
     return ManifestSet(
         files=tuple(doc.file for doc, _ in parsed),
         datastores=tuple(declared),
@@ -248,7 +263,33 @@ def _merge(
         workspace_file=workspace_file,
         default_datastore=default,
         digest=digest,
+        removed=removed,
     )
+
+
+def _removed_entries(
+    parsed: list[tuple[YamlDocument, Manifest]], declared: set[str], problems: list[Problem]
+) -> tuple[RemovedEntry, ...]:
+    """``removed:`` items of every file: never a declared name, a built-in, or the same name twice."""
+    entries: list[RemovedEntry] = []
+    seen: dict[str, SourceLocation] = {}
+    for doc, manifest in parsed:
+        for index, item in enumerate(manifest.removed):
+            path = ("removed", index, "name")
+            where, field = doc.locate(path), render_path(path)
+            key = item.name.lower()
+            if key in BUILTIN_DATASTORES:
+                message = f"{key!r} is a built-in datastore; reconciler never manages, releases or deletes built-ins"
+            elif key in declared:
+                message = "is also declared under datastores; a datastore is either declared or removed, not both"
+            elif key in seen:
+                message = f"listed twice in removed (names are case-insensitive; first at {seen[key]})"
+            else:
+                seen[key] = where
+                entries.append(RemovedEntry(item.name, item.destroy, where))
+                continue
+            problems.append(Problem(message, where, field))
+    return tuple(entries)
 
 
 def _local_secret_problems(declared: Sequence[DeclaredDatastore], environ: Mapping[str, str] | None) -> list[Problem]:

@@ -562,6 +562,21 @@ def _exact_version(value: Any) -> Any:
     return value
 
 
+#: Entries of a manifest's ``removed`` list, at most (an input size bound).
+MAX_ENTRIES = 10_000
+
+
+class RemovedDatastore(StrictModel):
+    """A datastore this manifest stops managing, like Terraform's ``removed`` block.
+
+    ``destroy: false`` releases it (the owner mark goes, the registration stays);
+    ``destroy: true`` deletes the registration (``protect`` still refuses that).
+    """
+
+    name: DatastoreName
+    destroy: StrictBool = False
+
+
 class Manifest(StrictModel):
     """One ``datastores.yaml`` file."""
 
@@ -571,6 +586,7 @@ class Manifest(StrictModel):
     default_datastore: DatastoreName | None = None
     datastores: list[AnyDatastore] = Field(default_factory=list)
     policy: Policy | None = None
+    removed: list[RemovedDatastore] = Field(default_factory=list, max_length=MAX_ENTRIES)
 
     @field_validator("workspace")
     @classmethod

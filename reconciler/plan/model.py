@@ -20,6 +20,8 @@ class Action(str, Enum):
     REPLACE = "replace"
     DELETE = "delete"
     REVALIDATE = "revalidate"
+    #: Stop managing (a ``removed:`` item without destroy): the owner mark goes, the datastore stays.
+    RELEASE = "release"
     NOOP = "no-op"
 
     @property
@@ -37,16 +39,19 @@ _SYMBOLS = {
     Action.REPLACE: "-/+",
     Action.DELETE: "-",
     Action.REVALIDATE: "!",
+    Action.RELEASE: ".",
     Action.NOOP: " ",
 }
 
 #: Summary order, as in "Plan: C to create, U to update, R to replace, D to delete, V to revalidate."
+#: (", N to release" follows only when there are releases, as Terraform adds "to forget").
 SUMMARY_ACTIONS = (
     Action.CREATE,
     Action.UPDATE,
     Action.REPLACE,
     Action.DELETE,
     Action.REVALIDATE,
+    Action.RELEASE,
     Action.NOOP,
 )
 

@@ -23,6 +23,7 @@ from reconciler.state import (
     DesiredState,
     Fingerprint,
     RegisteredDatastore,
+    Removal,
     SecretObservation,
     WorkspaceSnapshot,
 )
@@ -45,7 +46,7 @@ class _Context:
     options: PlanOptions
     problems: list[Problem]
 
-    def error(self, message: str, datastore: DesiredDatastore | None = None) -> None:
+    def error(self, message: str, datastore: DesiredDatastore | Removal | None = None) -> None:
         self.problems.append(Problem(message, datastore.location if datastore else None))
 
 
@@ -76,18 +77,37 @@ def make_plan(
     default_change = _plan_default(ctx, declared, registered, targets, notes)
     default_after = (default_change.after if default_change else actual.default_datastore) or ""
 
+    removals = {r.key: r for r in desired.removed}
+    for item_removed in desired.removed:
+        if item_removed.key not in registered and (not targets or item_removed.key in targets):
+            notes.append(f"removed: {item_removed.name} is not registered; nothing to do (the entry can go)")
     for gone in sorted(actual.datastores, key=lambda d: d.key):
         if gone.key in declared or gone.builtin:
             continue
         if not gone.known_type:
             notes.append(f"{gone.name}: type {gone.type!r} is not managed by reconciler; left alone")
             continue
-        if gone.owner != desired.owner or (targets and gone.key not in targets):
+        if targets and gone.key not in targets:
+            continue
+        removal = removals.get(gone.key)
+        if removal is not None and gone.owner != desired.owner:
+            if gone.owner is None:
+                notes.append(f"removed: {gone.name} is not managed by any manifest (released); the entry can go")
+            else:
+                notes.append(f"removed: {gone.name} is managed by {gone.owner!r}, not by {desired.owner!r}; left alone")
+            continue
+        if gone.owner != desired.owner:
+            continue
+        if removal is not None and not removal.destroy:
+            changes.append(_release(gone, desired.owner))
             continue
         if gone.protected:
+            why = "removed with destroy: true" if removal else "no longer declared"
             ctx.error(
-                f"{gone.name} is protected (protect: true) and would be deleted because it is no longer "
-                "declared; declare it again with protect: false and apply, then remove it"
+                f"{gone.name} is protected (protect: true) and would be deleted because it is {why}; "
+                "declare it again with protect: false and apply, then remove it "
+                "(or list it under removed: with destroy: false to stop managing it and keep it)",
+                removal,
             )
             continue
         if gone.key == default_after.lower():
@@ -100,7 +120,7 @@ def make_plan(
                 name=gone.name,
                 type=gone.type,
                 action=Action.DELETE,
-                reason=f"no longer declared (owned by {desired.owner})",
+                reason="removed with destroy: true" if removal else f"no longer declared (owned by {desired.owner})",
                 before=dict(gone.settings),
                 before_version=gone.version,
             )
@@ -123,6 +143,22 @@ def make_plan(
             options=options,
             reconciler_version=__version__,
         ),
+    )
+
+
+def _release(gone: RegisteredDatastore, owner: str) -> Change:
+    """Stop managing: the bookkeeping (owner, protect) goes, the registration and its data stay."""
+    before = dict(gone.settings)
+    after = {**before, "owner": None, "protect": False}
+    return Change(
+        name=gone.name,
+        type=gone.type,
+        action=Action.RELEASE,
+        fields=tuple(field_changes(before, after, frozenset())),
+        reason=f"removed: no longer managed by {owner}; stays registered",
+        before=before,
+        after=after,
+        before_version=gone.version,
     )
 
 

@@ -24,13 +24,14 @@ COMMENT_LIMIT = 65_536
 DEFAULT_BUDGET = 65_000
 
 #: Destructive changes first: they are what a reviewer must not miss.
-GROUP_ORDER = (Action.DELETE, Action.REPLACE, Action.UPDATE, Action.CREATE, Action.REVALIDATE)
+GROUP_ORDER = (Action.DELETE, Action.REPLACE, Action.UPDATE, Action.CREATE, Action.REVALIDATE, Action.RELEASE)
 _ICONS = {
     Action.CREATE: "➕",
     Action.UPDATE: "✏️",
     Action.REPLACE: "♻️",
     Action.DELETE: "🗑️",
     Action.REVALIDATE: "🔁",
+    Action.RELEASE: "📤",
 }
 _TITLES = {
     Action.CREATE: "to create",
@@ -38,6 +39,7 @@ _TITLES = {
     Action.REPLACE: "to replace",
     Action.DELETE: "to delete",
     Action.REVALIDATE: "to revalidate",
+    Action.RELEASE: "to release (stop managing, keep registered)",
 }
 _OUTCOME_ICONS = {"ok": "✅", "failed": "❌", "not probed": "➖"}
 #: A group's table folds away behind <details> beyond this many rows.
@@ -205,7 +207,7 @@ def _render_group(group: _Group) -> list[str]:
 def _summary_table(plan: Plan) -> list[str]:
     counts = plan.summary
     out = ["| action | datastores |", "|---|--:|"]
-    for action in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.REVALIDATE):
+    for action in (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.REVALIDATE, Action.RELEASE):
         if counts.get(action.value):
             out.append(f"| {_ICONS[action]} {action.value} | {counts[action.value]} |")
     out.append(f"| unchanged | {counts.get(Action.NOOP.value, 0)} |")
@@ -286,7 +288,7 @@ def render_markdown(
     ``full_plan`` is markdown (already escaped, see :func:`full_plan_link`) naming where the
     complete plan is, written when the document had to be shortened.
     """
-    from reconciler.render.text import summary_line
+    from reconciler.render.text import partial_note, summary_line
 
     heading = f"### reconciler plan for {md_code(plan.workspace[:300], in_table=False)}"
     if title:
@@ -306,6 +308,9 @@ def render_markdown(
         tail += ["", f"> Note: {md_text(note[:500])}"]
     if len(plan.notes) > _MAX_NOTES:
         tail += ["", f"> … and {len(plan.notes) - _MAX_NOTES} more notes"]
+    partial = partial_note(plan)
+    if partial is not None:
+        tail += ["", f"> **Note:** {md_text(partial[:2000])}"]
 
     groups = []
     for action in GROUP_ORDER:

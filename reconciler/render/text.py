@@ -24,6 +24,7 @@ STYLES = {
     Action.REPLACE: "magenta",
     Action.DELETE: "red",
     Action.REVALIDATE: "cyan",
+    Action.RELEASE: "blue",
 }
 
 
@@ -44,9 +45,21 @@ def summary_line(plan: Plan) -> str:
     if not plan.has_changes:
         return NO_CHANGES
     s = plan.summary
+    released = f", {s['release']} to release" if s.get("release") else ""
     return (
         f"Plan: {s['create']} to create, {s['update']} to update, {s['replace']} to replace, "
-        f"{s['delete']} to delete, {s['revalidate']} to revalidate."
+        f"{s['delete']} to delete, {s['revalidate']} to revalidate{released}."
+    )
+
+
+def partial_note(plan: Plan) -> str | None:
+    """Said whenever ``--target`` narrowed the plan: other changes may be pending."""
+    targets = plan.recorded.options.targets if plan.recorded is not None else ()
+    if not targets:
+        return None
+    return (
+        f"This plan is partial: only --target {', '.join(targets)}; other changes may be pending "
+        "(run plan without --target to see them)."
     )
 
 
@@ -123,6 +136,9 @@ def render_text(plan: Plan, *, header: bool = True) -> list[Line]:
         lines.append(Line(""))
     for note in plan.notes:
         lines.append(Line(f"Note: {message(note)}", "dim"))
+    partial = partial_note(plan)
+    if partial is not None:
+        lines.append(Line(f"Note: {message(partial)}", "yellow"))
     lines.append(Line(summary_line(plan), "bold"))
     return lines
 

@@ -136,7 +136,15 @@ def test_removed_entry_is_deleted_only_when_owned(base: Project):
 def test_plan_formats(base: Project):
     as_json = json.loads(base.run("plan", "--format", "json").out)
     assert as_json["format_version"] == "1"
-    assert as_json["summary"] == {"create": 2, "update": 0, "replace": 0, "delete": 0, "revalidate": 0, "no-op": 0}
+    assert as_json["summary"] == {
+        "create": 2,
+        "update": 0,
+        "replace": 0,
+        "delete": 0,
+        "revalidate": 0,
+        "release": 0,
+        "no-op": 0,
+    }
     assert [c["action"] for c in as_json["changes"]] == ["create", "create"]
     md = base.run("plan", "--format", "markdown").out
     assert md.startswith("### reconciler plan for `local:") and "```diff" in md

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, Recorded
+from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, PlanOptions, Recorded
 from reconciler.render.machine import plan_document, render_json, render_markdown
 from reconciler.render.text import plain, render_text
 from reconciler.secrets.value import MASK
@@ -112,6 +112,39 @@ def kitchen_sink() -> Plan:
     )
 
 
+def released() -> Plan:
+    """A ``removed:`` release and a delete, in a plan narrowed by ``--target`` (so it says it is partial)."""
+    return Plan(
+        workspace="local:ws.db",
+        changes=(
+            Change(
+                name="kept",
+                type="azure_blob",
+                action=Action.RELEASE,
+                reason="removed: no longer managed by platform; stays registered",
+                fields=(
+                    FieldChange(path="owner", before="platform", after=None),
+                    FieldChange(path="protect", before=True, after=False),
+                ),
+                before_version="8",
+            ),
+            Change(
+                name="gone",
+                type="azure_blob",
+                action=Action.DELETE,
+                reason="removed with destroy: true",
+                before=_settings(),
+                before_version="9",
+            ),
+        ),
+        recorded=Recorded(
+            workspace_fingerprint="sha256:ws",
+            manifest_digest="sha256:m",
+            options=PlanOptions(targets=("kept", "gone")),
+        ),
+    )
+
+
 def no_changes() -> Plan:
     return Plan(workspace="local:ws.db", changes=(Change(name="steady", type="azure_blob", action=Action.NOOP),))
 
@@ -123,10 +156,10 @@ RENDERERS = {
 }
 
 
-@pytest.mark.parametrize("plan_name", ["kitchen_sink", "no_changes"])
+@pytest.mark.parametrize("plan_name", ["kitchen_sink", "no_changes", "released"])
 @pytest.mark.parametrize("ext", sorted(RENDERERS))
 def test_rendering_matches_golden_file(plan_name, ext):
-    plan = {"kitchen_sink": kitchen_sink, "no_changes": no_changes}[plan_name]()
+    plan = {"kitchen_sink": kitchen_sink, "no_changes": no_changes, "released": released}[plan_name]()
     rendered = RENDERERS[ext](plan)
     path = GOLDEN / f"plan_{plan_name}.{ext}"
     if os.environ.get("UPDATE_GOLDEN"):
@@ -152,6 +185,7 @@ def test_json_plan_round_trips():
         "replace": 1,
         "delete": 1,
         "revalidate": 1,
+        "release": 0,
         "no-op": 1,
     }
 

@@ -33,6 +33,7 @@ from reconciler.backends.azureml.mapping import (
     registered_from_arm,
     secret_from_arm,
     secret_path,
+    split_tags,
     to_arm_body,
 )
 from reconciler.backends.base import Capabilities, WriteRequest
@@ -218,6 +219,41 @@ class AzureMLWorkspace:
             if current.get("properties", {}).get("isDefault") is True:
                 raise BackendError(f"{name} is the default datastore and cannot be deleted", datastore=name)
             self._client.delete(name)
+
+    def release(self, name: str, *, expected_version: str) -> str:
+        """PUT the registration back as it is, without reconciler's tags.
+
+        ARM takes the secret with every PUT, so a datastore with a secret is read back through
+        ListSecrets first; the value stays a :class:`SecretValue` until the request is sent.
+        """
+        if name.lower() in BUILTIN_DATASTORES:
+            raise BackendError(f"{name} is a built-in datastore and cannot be changed", datastore=name)
+        with self._translate(name):
+            current = self._check_unchanged(name, expected_version, gone="it is no longer registered")
+            properties = {k: v for k, v in (current.get("properties") or {}).items() if k != "isDefault"}
+            properties["tags"] = split_tags(properties.get("tags"))[0]
+            credentials = dict(properties.get("credentials") or {"credentialsType": "None"})
+            if str(credentials.get("credentialsType") or "None").lower() != "none":
+                credentials["secrets"] = self._secrets_for_release(name)
+            properties["credentials"] = credentials
+            written = self._client.put(name, {"properties": properties}, skip_validation=True)
+        return str((written.get("systemData") or {}).get("lastModifiedAt") or "")
+
+    def _secrets_for_release(self, name: str) -> dict[str, Any]:
+        try:
+            body = self._client.list_secrets(name)
+        except ArmResponseError as exc:
+            if exc.status == 403:
+                raise BackendError(
+                    f"cannot release {name}: ARM needs the datastore's secret with every write, and listSecrets "
+                    "is not permitted (403); grant Microsoft.MachineLearningServices/workspaces/datastores/"
+                    "listSecrets/action, or release it by hand (remove its reconciler:* tags)",
+                    datastore=name,
+                ) from None
+            raise
+        if not isinstance(body, dict):
+            raise BackendError(f"cannot release {name}: listSecrets returned no secrets", datastore=name)
+        return {k: (v if k == "secretsType" or not isinstance(v, str) else SecretValue(v)) for k, v in body.items()}
 
     def set_default(self, name: str, *, expected_default: str | None) -> None:
         raise BackendError(
