@@ -40,6 +40,7 @@ from reconciler.backends.base import Capabilities, WriteRequest
 from reconciler.errors import BackendError, ChangedSincePlanError
 from reconciler.manifest.models import ARM_TYPES, BUILTIN_DATASTORES
 from reconciler.secrets import fingerprint
+from reconciler.secrets.value import SecretValue
 from reconciler.state import RegisteredDatastore, SecretObservation, WorkspaceSnapshot
 
 log = logging.getLogger(__name__)
