@@ -6,24 +6,8 @@ from typing import Any
 
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.load import DeclaredDatastore, ManifestSet
-from reconciler.manifest.models import Datastore
 from reconciler.secrets.resolve import SecretRequest, SecretResolver
 from reconciler.state import DesiredDatastore, DesiredState, Removal
-
-
-def settings_of(model: Datastore, owner: str) -> dict[str, Any]:
-    """The normalised, secret-free settings of a declared datastore (see :mod:`reconciler.state`)."""
-    settings: dict[str, Any] = {
-        "type": model.TYPE,
-        "description": model.description or None,
-        "tags": dict(sorted(model.tags.items())),
-        "properties": dict(sorted(model.properties.items())),
-        "owner": owner,
-        "protect": model.protect,
-    }
-    settings.update(model.type_fields())
-    settings["credentials"] = model.credentials_settings()
-    return settings
 
 
 def secret_requests(manifests: ManifestSet) -> list[SecretRequest]:
@@ -58,7 +42,7 @@ def build_desired(manifests: ManifestSet, resolver: SecretResolver) -> DesiredSt
             DesiredDatastore(
                 name=model.name,
                 type=model.TYPE,
-                settings=settings_of(model, manifests.owner),
+                settings=model.settings(manifests.owner),
                 secrets={path: resolution.values[(key, path)] for path in refs},
                 secret_refs={path: ref.text for path, ref in refs.items()},
                 skip_validation=model.skip_validation,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reconciler.catalog import TYPES
 from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.manifest.models import Credentials
 from reconciler.manifest.policy import Policy
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 #: Types whose storage can be reached with the workspace's identity (no credentials).
 IDENTITY_CAPABLE_TYPES = frozenset(
-    {"azure_blob", "azure_file", "azure_data_lake_gen2", "azure_data_lake_gen1", "one_lake"}
+    t for t, spec in TYPES.items() if "service_data_access_auth_identity" in spec.field_names
 )
 #: A policy file is small; anything bigger is refused before parsing.
 MAX_POLICY_FILE_BYTES = 256 * 1024
@@ -73,7 +74,7 @@ def evaluate(sources: Sequence[PolicySource], declared: Sequence[DeclaredDatasto
             if creds is not None and creds.KIND in rules.forbidden_credentials:
                 report(
                     entry,
-                    ("credentials", creds.SECRET_FIELDS[0]),
+                    ("credentials", creds.SPEC.secret or creds.KIND),
                     f"{creds.KIND} credentials are forbidden by policy" + _where(source, "forbidden_credentials"),
                 )
             if rules.require_identity_based and model.TYPE in IDENTITY_CAPABLE_TYPES and creds is not None:

@@ -9,7 +9,6 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from reconciler.backends.local import LOCAL_BUILTINS
-from reconciler.desired import settings_of
 from reconciler.manifest.models import AnyDatastore, Datastore
 from reconciler.secrets.value import SecretValue
 from reconciler.state import (
@@ -39,7 +38,7 @@ def declared(
     return DesiredDatastore(
         name=model.name,
         type=model.TYPE,
-        settings=settings_of(model, owner),
+        settings=model.settings(owner),
         secrets={path: SecretValue(given.get(path, f"value-of-{path}")) for path in refs},
         secret_refs={path: ref.text for path, ref in refs.items()},
         skip_validation=model.skip_validation,

@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from reconciler.manifest.models import DATASTORE_MODELS, DATASTORE_TYPES
+from reconciler.catalog import DATASTORE_TYPES, create_only
 from reconciler.secrets.value import SecretValue
 from reconciler.state import SecretObservation, WorkspaceSnapshot
 
 
 def _default_immutable() -> dict[str, frozenset[str]]:
-    return {t: m.IMMUTABLE | {"type"} for t, m in DATASTORE_MODELS.items()}
+    return {t: create_only(t) for t in DATASTORE_TYPES}
 
 
 @dataclass(frozen=True)

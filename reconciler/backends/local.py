@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.backends.base import Capabilities, WriteRequest
+from reconciler.catalog import TYPES
 from reconciler.errors import BackendError, ChangedSincePlanError
-from reconciler.manifest.models import DATASTORE_MODELS
 from reconciler.secrets.value import MASK, SecretValue
 from reconciler.state import RegisteredDatastore, SecretObservation, WorkspaceSnapshot
 
@@ -166,7 +166,7 @@ class LocalWorkspace:
                     validated=None if validated is None else bool(validated),
                     builtin=bool(builtin),
                     is_default=is_default,
-                    known_type=type_ in DATASTORE_MODELS,
+                    known_type=type_ in TYPES,
                 )
             )
         return WorkspaceSnapshot(uri=self.uri, datastores=tuple(datastores), default_datastore=default_name)
@@ -283,22 +283,18 @@ def _check_expected(name: str, expected: str | None, row: Any) -> None:
 
 def _check_registration(request: WriteRequest) -> None:
     """What the service checks at registration: a known type, its required fields, matching secrets."""
-    model = DATASTORE_MODELS.get(request.type)
-    if model is None:
+    spec = TYPES.get(request.type)
+    if spec is None:
         raise BackendError(
             f"registration of {request.name} rejected: unknown type {request.type!r}", datastore=request.name
         )
     settings = request.settings
-    missing = [
-        name
-        for name, info in model.model_fields.items()
-        if info.is_required() and name not in ("name", "type", "credentials") and settings.get(name) in (None, "")
-    ]
+    missing = [f.name for f in spec.fields if f.required and settings.get(f.name) in (None, "")]
     credentials: Mapping[str, Any] = settings.get("credentials") or {"type": "none"}
     kind = credentials.get("type")
-    if kind != "none" and kind not in model.CREDENTIALS:
+    if kind != "none" and kind not in spec.credentials:
         missing.append(f"credentials of a supported kind (got {kind})")
-    if kind == "none" and model.CREDENTIALS_REQUIRED:
+    if kind == "none" and spec.credentials_required:
         missing.append("credentials")
     for field, value in credentials.items():
         if value == MASK and not request.secrets.get(f"credentials.{field}"):
@@ -310,33 +306,14 @@ def _check_registration(request: WriteRequest) -> None:
 
 
 def _builtin_settings(workspace_id: str) -> dict[str, dict[str, Any]]:
-    common: dict[str, Any] = {
-        "description": None,
-        "tags": {},
-        "properties": {},
-        "owner": None,
-        "protect": False,
-        "account_name": "reconcilerlocal",
-    }
-    storage = {
-        "endpoint": "core.windows.net",
-        "protocol": "https",
-        "service_data_access_auth_identity": "none",
-        "resource_group": None,
-        "subscription_id": None,
-        "credentials": {"type": "none"},
-    }
+    """The built-ins as a new Azure ML workspace has them, through the types' declarations."""
+    account = "reconcilerlocal"
+    suffix = workspace_id[:32]
     return {
-        "workspaceblobstore": {
-            "type": "azure_blob",
-            **common,
-            "container_name": f"azureml-blobstore-{workspace_id[:32]}",
-            **storage,
-        },
-        "workspacefilestore": {
-            "type": "azure_file",
-            **common,
-            "file_share_name": f"azureml-filestore-{workspace_id[:32]}",
-            **storage,
-        },
+        "workspaceblobstore": TYPES["azure_blob"].settings(
+            {"account_name": account, "container_name": f"azureml-blobstore-{suffix}"}
+        ),
+        "workspacefilestore": TYPES["azure_file"].settings(
+            {"account_name": account, "file_share_name": f"azureml-filestore-{suffix}"}
+        ),
     }

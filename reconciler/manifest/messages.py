@@ -197,7 +197,7 @@ def _message(error: Any, path: Path, model: type[BaseModel], doc: YamlDocument) 
         )
     if kind == "missing":
         if field == "credentials" and issubclass(model, Datastore):
-            return f"missing required field 'credentials': {describe_credentials(model.CREDENTIALS)}", path
+            return f"missing required field 'credentials': {describe_credentials(model.SPEC.credentials)}", path
         if issubclass(model, Datastore) and field not in Datastore.model_fields:
             return f"missing required field {field!r} (required for type {model.TYPE})", path
         if path == ("version",):

@@ -1,12 +1,16 @@
 """The manifest as pydantic models: one model per datastore type, one per credential kind.
 
 Field names follow the Azure ML CLI v2 datastore YAML so that ``az ml datastore`` files drop
-in. Each model knows how to turn itself into *settings*: the plain, normalised dictionary
-(defaults filled in, secrets masked) that the planner compares with what a workspace reports.
+in. The datastore and credential models are generated from the declarations in
+:mod:`reconciler.catalog` (fields, order, credential kinds); this module adds only what a
+manifest needs on top: the validators of each kind of value and the messages for bad input.
+Each model turns itself into *settings* through its declaration, the plain, normalised
+dictionary (defaults filled in, secrets masked) that the planner compares with what a
+workspace reports.
 """
 
 import difflib
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, cast
 
 from pydantic import (
     AfterValidator,
@@ -24,21 +28,20 @@ from pydantic import (
     field_validator,
 )
 
+from reconciler import catalog
+from reconciler.catalog import (
+    BUILTIN_DATASTORES,
+    RESERVED_TAG_PREFIX,
+    CredentialKind,
+    DatastoreType,
+    credential_settings,
+)
 from reconciler.manifest.policy import Policy
 from reconciler.manifest.refs import ALLOWED_FORMS, SecretRef, parse_ref
-from reconciler.secrets.value import MASK
+
+__all__ = ["BUILTIN_DATASTORES", "DATASTORE_MODELS", "DATASTORE_TYPES", "Datastore", "Manifest"]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_]{0,254}$"
-BUILTIN_DATASTORES = frozenset(
-    {
-        "workspaceblobstore",
-        "workspacefilestore",
-        "workspaceartifactstore",
-        "workspaceworkingdirectory",
-        "azureml_globaldatasets",
-    }
-)
-RESERVED_TAG_PREFIX = "reconciler:"
 
 _GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 
@@ -124,81 +127,83 @@ class StrictModel(BaseModel):
 
 
 class Credentials(StrictModel):
-    """Base of the credential kinds. ``KIND`` names the kind in settings and messages."""
+    """Base of the credential kinds; each kind is generated from its :class:`~reconciler.catalog.CredentialKind`."""
 
     KIND: ClassVar[str]
-    SECRET_FIELDS: ClassVar[tuple[str, ...]]
+    SPEC: ClassVar[CredentialKind]
     DESCRIPTION: ClassVar[str]
 
     def settings(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.KIND}
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if name in self.SECRET_FIELDS:
-                out[name] = MASK
-            elif value is not None:
-                out[name] = value
-        return out
+        return credential_settings({"type": self.KIND, **{n: getattr(self, n) for n in type(self).model_fields}})
 
     def secret_refs(self) -> dict[str, SecretRef]:
-        return {f"credentials.{name}": getattr(self, name) for name in self.SECRET_FIELDS}
+        spec = self.SPEC
+        return {spec.secret_path: getattr(self, spec.secret)} if spec.secret and spec.secret_path else {}
 
 
-class AccountKeyCredentials(Credentials):
-    KIND = "account_key"
-    SECRET_FIELDS = ("account_key",)
-    DESCRIPTION = "account_key"
-    account_key: SecretField
+OneLakeArtifactType = Literal["lake_house"]
 
 
-class SasTokenCredentials(Credentials):
-    KIND = "sas_token"
-    SECRET_FIELDS = ("sas_token",)
-    DESCRIPTION = "sas_token"
-    sas_token: SecretField
+class OneLakeArtifact(StrictModel):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    type: OneLakeArtifactType = "lake_house"
 
 
-class ServicePrincipalCredentials(Credentials):
-    KIND = "service_principal"
-    SECRET_FIELDS = ("client_secret",)
-    DESCRIPTION = "service principal (tenant_id, client_id, client_secret)"
-    tenant_id: TenantId
-    client_id: ClientId
-    client_secret: SecretField
-    authority_url: HttpsUrl | None = None
-    resource_url: HttpsUrl | None = None
-
-
-class CertificateCredentials(Credentials):
-    KIND = "certificate"
-    SECRET_FIELDS = ("certificate",)
-    DESCRIPTION = "certificate (tenant_id, client_id, certificate, thumbprint)"
-    tenant_id: TenantId
-    client_id: ClientId
-    certificate: SecretField
-    thumbprint: Thumbprint
-    authority_url: HttpsUrl | None = None
-    resource_url: HttpsUrl | None = None
-
-
-class SqlCredentials(Credentials):
-    KIND = "sql_user"
-    SECRET_FIELDS = ("user_password",)
-    DESCRIPTION = "SQL authentication (user_id, user_password)"
-    user_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    user_password: SecretField
-
-
-CREDENTIAL_KINDS: dict[str, type[Credentials]] = {
-    c.KIND: c
-    for c in (
-        AccountKeyCredentials,
-        SasTokenCredentials,
-        ServicePrincipalCredentials,
-        CertificateCredentials,
-        SqlCredentials,
-    )
+#: The validator of each catalog value kind (see :class:`reconciler.catalog.Field`).
+VALUE_TYPES: dict[str, Any] = {
+    "storage_account": StorageAccountName,
+    "container": ContainerName,
+    "share": ShareName,
+    "filesystem": FilesystemName,
+    "endpoint": Endpoint,
+    "protocol": Protocol,
+    "identity": IdentityMode,
+    "resource_group": ResourceGroup,
+    "subscription": SubscriptionId,
+    "server": ServerName,
+    "database": DatabaseName,
+    "port": Annotated[StrictInt, Field(ge=1, le=65535)],
+    "text256": Annotated[str, StringConstraints(min_length=1, max_length=256)],
+    "artifact": OneLakeArtifact,
+    "tenant": TenantId,
+    "client_id": ClientId,
+    "thumbprint": Thumbprint,
+    "https_url": HttpsUrl,
+    "sql_user": Annotated[str, StringConstraints(min_length=1, max_length=128)],
+    "secret": SecretField,
 }
+
+
+def _annotations(fields: tuple[catalog.Field, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Annotations and defaults for generated models: required fields have no default, others None."""
+    annotations: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
+    for f in fields:
+        kind = VALUE_TYPES[f.value]
+        if f.required:
+            annotations[f.name] = kind
+        else:
+            annotations[f.name] = kind | None
+            defaults[f.name] = None
+    return annotations, defaults
+
+
+def _credentials_model(spec: CredentialKind) -> type[Credentials]:
+    annotations, defaults = _annotations(spec.fields)
+    namespace = {
+        "__annotations__": annotations,
+        "__module__": __name__,
+        "__qualname__": spec.model_name,
+        "KIND": spec.kind,
+        "SPEC": spec,
+        "DESCRIPTION": spec.description,
+        **defaults,
+    }
+    meta: Any = type(Credentials)
+    return cast(type[Credentials], meta(spec.model_name, (Credentials,), namespace))
+
+
+CREDENTIAL_KINDS: dict[str, type[Credentials]] = {k: _credentials_model(c) for k, c in catalog.CREDENTIAL_KINDS.items()}
 
 # Keys that reveal which kind a credentials mapping means, strongest first.
 _KIND_MARKERS: tuple[tuple[str, str], ...] = (
@@ -293,43 +298,11 @@ def _credentials_type(kinds: tuple[str, ...], type_name: str, required: bool = F
 # --------------------------------------------------------------------------- datastores
 
 
-_FIELD_ORDER = {
-    name: i
-    for i, name in enumerate(
-        (
-            "account_name",
-            "container_name",
-            "file_share_name",
-            "filesystem",
-            "store_name",
-            "one_lake_workspace_name",
-            "artifact",
-            "server_name",
-            "database_name",
-            "endpoint",
-            "port",
-            "protocol",
-            "service_data_access_auth_identity",
-            "resource_group",
-            "subscription_id",
-        )
-    )
-}
-
-
 class Datastore(StrictModel):
-    """Fields every datastore type has."""
+    """Fields every datastore type has; each type is generated from its :class:`~reconciler.catalog.DatastoreType`."""
 
     TYPE: ClassVar[str]
-    #: Fields that cannot change in place: a change plans as replace.
-    IMMUTABLE: ClassVar[frozenset[str]] = frozenset()
-    #: Defaults the service fills in; applied on both sides before comparing.
-    DEFAULTS: ClassVar[dict[str, Any]] = {}
-    #: Whether Azure ML over ARM has this type (the classic v1 types do not).
-    ARM: ClassVar[bool] = True
-    #: Credential kinds this type accepts; without CREDENTIALS_REQUIRED, none (identity) too.
-    CREDENTIALS: ClassVar[tuple[str, ...]] = ()
-    CREDENTIALS_REQUIRED: ClassVar[bool] = False
+    SPEC: ClassVar[DatastoreType]
 
     schema_url: str | None = Field(default=None, alias="$schema", exclude=True)
     name: DatastoreName
@@ -353,206 +326,56 @@ class Datastore(StrictModel):
             )
         return tags
 
-    def type_fields(self) -> dict[str, Any]:
-        """The type-specific fields with service defaults filled in, in display order."""
-        names = [n for n in type(self).model_fields if n not in _COMMON_FIELDS]
-        names.sort(key=lambda n: _FIELD_ORDER.get(n, len(_FIELD_ORDER)))
-        out: dict[str, Any] = {}
-        for name in names:
+    def settings(self, owner: str) -> dict[str, Any]:
+        """The normalised, secret-free settings the planner compares (see :meth:`DatastoreType.settings`)."""
+        values = {}
+        for name in self.SPEC.field_names:
             value = getattr(self, name)
-            if isinstance(value, BaseModel):
-                value = value.model_dump()
-            out[name] = self.DEFAULTS.get(name) if value is None else value
-        return out
-
-    def credentials_settings(self) -> dict[str, Any]:
+            values[name] = value.model_dump() if isinstance(value, BaseModel) else value
         creds = getattr(self, "credentials", None)
-        return creds.settings() if creds is not None else {"type": "none"}
+        return self.SPEC.settings(
+            values,
+            credentials=creds.settings() if creds is not None else None,
+            description=self.description,
+            tags=self.tags,
+            properties=self.properties,
+            owner=owner,
+            protect=self.protect,
+        )
 
     def secret_refs(self) -> dict[str, SecretRef]:
         creds = getattr(self, "credentials", None)
         return creds.secret_refs() if creds is not None else {}
 
 
-class _StorageAccountFields(BaseModel):
-    model_config = ConfigDict(defer_build=True, regex_engine="python-re")
-    account_name: StorageAccountName
-    endpoint: Endpoint | None = None
-    protocol: Protocol | None = None
-    service_data_access_auth_identity: IdentityMode | None = None
-    resource_group: ResourceGroup | None = None
-    subscription_id: SubscriptionId | None = None
+def _datastore_model(spec: DatastoreType) -> type[Datastore]:
+    annotations, defaults = _annotations(spec.fields)
+    annotations = {"type": Literal[spec.name], **annotations}
+    if spec.credentials:
+        annotations["credentials"] = _credentials_type(spec.credentials, spec.name, spec.credentials_required)
+        if not spec.credentials_required:
+            defaults["credentials"] = None
+    namespace = {
+        "__annotations__": annotations,
+        "__module__": __name__,
+        "__qualname__": spec.model_name,
+        "__doc__": spec.description,
+        "TYPE": spec.name,
+        "SPEC": spec,
+        **defaults,
+    }
+    meta: Any = type(Datastore)
+    return cast(type[Datastore], meta(spec.model_name, (Datastore,), namespace))
 
 
-_STORAGE_DEFAULTS = {
-    "endpoint": "core.windows.net",
-    "protocol": "https",
-    "service_data_access_auth_identity": "none",
-}
-_STORAGE_IMMUTABLE = frozenset({"account_name", "endpoint", "protocol", "service_data_access_auth_identity"})
+DATASTORE_MODELS: dict[str, type[Datastore]] = {t: _datastore_model(spec) for t, spec in catalog.TYPES.items()}
+DATASTORE_TYPES: tuple[str, ...] = catalog.DATASTORE_TYPES
 
-
-class AzureBlobDatastore(Datastore, _StorageAccountFields):
-    """A blob container."""
-
-    TYPE = "azure_blob"
-    IMMUTABLE = _STORAGE_IMMUTABLE | {"container_name"}
-    DEFAULTS = _STORAGE_DEFAULTS
-    CREDENTIALS = ("account_key", "sas_token")
-    type: Literal["azure_blob"]
-    container_name: ContainerName
-    credentials: _credentials_type(CREDENTIALS, TYPE) = None  # type: ignore[valid-type]
-
-
-class AzureFileDatastore(Datastore, _StorageAccountFields):
-    """An Azure Files share."""
-
-    TYPE = "azure_file"
-    IMMUTABLE = _STORAGE_IMMUTABLE | {"file_share_name"}
-    DEFAULTS = _STORAGE_DEFAULTS
-    CREDENTIALS = ("account_key", "sas_token")
-    type: Literal["azure_file"]
-    file_share_name: ShareName
-    credentials: _credentials_type(CREDENTIALS, TYPE) = None  # type: ignore[valid-type]
-
-
-class AzureDataLakeGen2Datastore(Datastore, _StorageAccountFields):
-    """An ADLS Gen2 filesystem (hierarchical namespace storage account)."""
-
-    TYPE = "azure_data_lake_gen2"
-    IMMUTABLE = _STORAGE_IMMUTABLE | {"filesystem"}
-    DEFAULTS = _STORAGE_DEFAULTS
-    CREDENTIALS = ("service_principal", "certificate")
-    type: Literal["azure_data_lake_gen2"]
-    filesystem: FilesystemName
-    credentials: _credentials_type(CREDENTIALS, TYPE) = None  # type: ignore[valid-type]
-
-
-class AzureDataLakeGen1Datastore(Datastore):
-    """An ADLS Gen1 store (retired by Azure, still registrable)."""
-
-    TYPE = "azure_data_lake_gen1"
-    IMMUTABLE = frozenset({"store_name", "service_data_access_auth_identity"})
-    DEFAULTS = {"service_data_access_auth_identity": "none"}
-    CREDENTIALS = ("service_principal", "certificate")
-    type: Literal["azure_data_lake_gen1"]
-    store_name: StorageAccountName
-    service_data_access_auth_identity: IdentityMode | None = None
-    resource_group: ResourceGroup | None = None
-    subscription_id: SubscriptionId | None = None
-    credentials: _credentials_type(CREDENTIALS, TYPE) = None  # type: ignore[valid-type]
-
-
-class OneLakeArtifact(StrictModel):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    type: Literal["lake_house"] = "lake_house"
-
-
-class OneLakeDatastore(Datastore):
-    """A Microsoft Fabric OneLake lakehouse."""
-
-    TYPE = "one_lake"
-    IMMUTABLE = frozenset({"one_lake_workspace_name", "endpoint", "artifact", "service_data_access_auth_identity"})
-    DEFAULTS = {"endpoint": "onelake.dfs.fabric.microsoft.com", "service_data_access_auth_identity": "none"}
-    CREDENTIALS = ("service_principal", "certificate")
-    type: Literal["one_lake"]
-    one_lake_workspace_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    artifact: OneLakeArtifact
-    endpoint: Endpoint | None = None
-    service_data_access_auth_identity: IdentityMode | None = None
-    credentials: _credentials_type(CREDENTIALS, TYPE) = None  # type: ignore[valid-type]
-
-
-class _SqlFields(BaseModel):
-    model_config = ConfigDict(defer_build=True, regex_engine="python-re")
-
-    server_name: ServerName
-    database_name: DatabaseName
-    endpoint: Endpoint | None = None
-    port: Annotated[StrictInt, Field(ge=1, le=65535)] | None = None
-
-
-_SQL_IMMUTABLE = frozenset({"server_name", "database_name", "endpoint", "port"})
-
-
-class AzureSqlDatabaseDatastore(Datastore, _SqlFields):
-    """An Azure SQL database (classic v1 type: local workspace only)."""
-
-    TYPE = "azure_sql_database"
-    ARM = False
-    IMMUTABLE = _SQL_IMMUTABLE
-    DEFAULTS = {"endpoint": "database.windows.net", "port": 1433}
-    CREDENTIALS = ("sql_user", "service_principal")
-    type: Literal["azure_sql_database"]
-    credentials: _credentials_type(CREDENTIALS, TYPE) = None  # type: ignore[valid-type]
-
-
-class AzurePostgreSqlDatastore(Datastore, _SqlFields):
-    """An Azure Database for PostgreSQL database (classic v1 type: local workspace only)."""
-
-    TYPE = "azure_postgresql"
-    ARM = False
-    IMMUTABLE = _SQL_IMMUTABLE
-    DEFAULTS = {"endpoint": "postgres.database.azure.com", "port": 5432}
-    CREDENTIALS = ("sql_user",)
-    CREDENTIALS_REQUIRED = True
-    type: Literal["azure_postgresql"]
-    credentials: _credentials_type(CREDENTIALS, TYPE, required=True)  # type: ignore[valid-type]
-
-
-class AzureMySqlDatastore(Datastore, _SqlFields):
-    """An Azure Database for MySQL database (classic v1 type: local workspace only)."""
-
-    TYPE = "azure_mysql"
-    ARM = False
-    IMMUTABLE = _SQL_IMMUTABLE
-    DEFAULTS = {"endpoint": "mysql.database.azure.com", "port": 3306}
-    CREDENTIALS = ("sql_user",)
-    CREDENTIALS_REQUIRED = True
-    type: Literal["azure_mysql"]
-    credentials: _credentials_type(CREDENTIALS, TYPE, required=True)  # type: ignore[valid-type]
-
-
-class DbfsDatastore(Datastore):
-    """Databricks File System (classic v1 type: local workspace only); no credentials."""
-
-    TYPE = "dbfs"
-    ARM = False
-    type: Literal["dbfs"]
-
-
-_COMMON_FIELDS = frozenset(Datastore.model_fields) | {"type", "credentials"}
-
-DATASTORE_MODELS: dict[str, type[Datastore]] = {
-    m.TYPE: m
-    for m in (
-        AzureBlobDatastore,
-        AzureFileDatastore,
-        AzureDataLakeGen1Datastore,
-        AzureDataLakeGen2Datastore,
-        OneLakeDatastore,
-        AzureSqlDatabaseDatastore,
-        AzurePostgreSqlDatastore,
-        AzureMySqlDatastore,
-        DbfsDatastore,
-    )
-}
-DATASTORE_TYPES: tuple[str, ...] = tuple(DATASTORE_MODELS)
-ARM_TYPES = frozenset(t for t, m in DATASTORE_MODELS.items() if m.ARM)
-
-#: One manifest entry: the model is chosen by ``type`` (pydantic's error locations carry the tag).
-AnyDatastore = Annotated[
-    AzureBlobDatastore
-    | AzureFileDatastore
-    | AzureDataLakeGen1Datastore
-    | AzureDataLakeGen2Datastore
-    | OneLakeDatastore
-    | AzureSqlDatabaseDatastore
-    | AzurePostgreSqlDatastore
-    | AzureMySqlDatastore
-    | DbfsDatastore,
-    Field(discriminator="type"),
-]
+if TYPE_CHECKING:
+    AnyDatastore = Datastore
+else:
+    #: One manifest entry: the model is chosen by ``type`` (pydantic's error locations carry the tag).
+    AnyDatastore = Annotated[Union[tuple(DATASTORE_MODELS.values())], Field(discriminator="type")]  # noqa: UP007
 
 
 def _exact_version(value: Any) -> Any:

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.catalog import location
 from reconciler.render.escape import text
 from reconciler.render.machine import render_json
 from reconciler.render.text import Line
 from reconciler.state import RegisteredDatastore, WorkspaceSnapshot
 
-_LOCATION_FIELDS = (
-    "account_name",
-    "container_name",
-    "file_share_name",
-    "filesystem",
-    "store_name",
-    "one_lake_workspace_name",
-    "server_name",
-    "database_name",
-)
-
 
 def _where(d: RegisteredDatastore) -> str:
-    parts = [str(d.settings[f]) for f in _LOCATION_FIELDS if d.settings.get(f)]
-    artifact = d.settings.get("artifact")
-    if isinstance(artifact, dict) and artifact.get("name"):
-        parts.append(str(artifact["name"]))
-    return "/".join(parts)
+    return location(d.settings)
 
 
 def _flags(d: RegisteredDatastore) -> str:

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-StorageService = Literal["blob", "file", "dfs"]
+from reconciler.catalog import TYPES
 
-STORAGE_ENDPOINT = "core.windows.net"
+StorageService = Literal["blob", "file", "dfs"]
 
 
 def split_endpoint(endpoint: str) -> tuple[str, int | None]:
@@ -43,8 +43,9 @@ def is_emulator_endpoint(endpoint: str) -> bool:
 def storage_account_url(settings: Mapping[str, Any], service: StorageService) -> str:
     """The account URL a storage SDK client needs, for the blob, file or dfs service."""
     account = settings["account_name"]
-    endpoint = settings.get("endpoint") or STORAGE_ENDPOINT
-    protocol = settings.get("protocol") or "https"
+    defaults = TYPES[settings.get("type", "azure_blob")].defaults
+    endpoint = settings.get("endpoint") or defaults["endpoint"]
+    protocol = settings.get("protocol") or defaults["protocol"]
     if is_emulator_endpoint(endpoint):
         return f"{protocol}://{endpoint}/{account}"
     return f"{protocol}://{account}.{service}.{endpoint}"
@@ -65,11 +66,9 @@ class SqlAddress:
 def sql_address(settings: Mapping[str, Any]) -> SqlAddress:
     """``{server_name}.{endpoint}`` and ``port``; an emulator endpoint's own host (and port, if it has one).
 
-    Settings carry the service defaults already; the models' ``DEFAULTS`` cover settings that lack them.
+    Settings carry the service defaults already; the type's declared defaults cover settings that lack them.
     """
-    from reconciler.manifest.models import DATASTORE_MODELS
-
-    defaults = DATASTORE_MODELS[settings["type"]].DEFAULTS
+    defaults = TYPES[settings["type"]].defaults
     endpoint = settings.get("endpoint") or defaults["endpoint"]
     host, endpoint_port = split_endpoint(endpoint)
     port = endpoint_port or settings.get("port") or defaults["port"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reconciler.catalog import TYPES
 from reconciler.state import DesiredDatastore
 from reconciler.validation.runner import Probe
 from reconciler.validation.sql import probe_mysql, probe_postgresql, probe_sql_database
@@ -34,14 +35,17 @@ def probe_dbfs(item: DesiredDatastore, timeout: float) -> str | None:
     return "nothing to probe: DBFS has no credentials, the workspace's Databricks compute reaches it"
 
 
-PROBES: Mapping[str, Probe] = {
-    "azure_blob": probe_blob,
-    "azure_file": probe_file,
-    "azure_data_lake_gen2": probe_data_lake_gen2,
-    "azure_data_lake_gen1": probe_data_lake_gen1,
-    "one_lake": probe_one_lake,
-    "azure_sql_database": probe_sql_database,
-    "azure_postgresql": probe_postgresql,
-    "azure_mysql": probe_mysql,
+#: Probes by the name a datastore type declares (``DatastoreType.probe`` in :mod:`reconciler.catalog`).
+PROBES_BY_NAME: Mapping[str, Probe] = {
+    "blob": probe_blob,
+    "file": probe_file,
+    "dfs": probe_data_lake_gen2,
+    "retired": probe_data_lake_gen1,
+    "fabric": probe_one_lake,
+    "sql_server": probe_sql_database,
+    "postgresql": probe_postgresql,
+    "mysql": probe_mysql,
     "dbfs": probe_dbfs,
 }
+#: Probes by datastore type, as each type's declaration names them.
+PROBES: Mapping[str, Probe] = {t: PROBES_BY_NAME[spec.probe] for t, spec in TYPES.items() if spec.probe}

@@ -11,9 +11,9 @@ import pytest
 
 from reconciler.backends.azureml import mapping
 from reconciler.backends.azureml.client import _reveal
-from reconciler.desired import settings_of
+from reconciler.backends.azureml.mapping import ARM_TYPES
+from reconciler.catalog import TYPES
 from reconciler.manifest.load import load_manifests
-from reconciler.manifest.models import ARM_TYPES, DATASTORE_MODELS
 from reconciler.secrets.value import MASK, SecretValue
 from reconciler.state import Fingerprint
 from tests.backends.cases import ARM_ENTRIES, CLIENT, SUBSCRIPTION, TENANT, credential_kind
@@ -75,7 +75,7 @@ def test_every_example_manifest_maps_back_exactly() -> None:
             model = entry.model
             if model.TYPE not in ARM_TYPES:
                 continue
-            settings = settings_of(model, manifests.owner)
+            settings = model.settings(manifests.owner)
             secrets = {p: SecretValue(f"example-secret-{p}") for p in model.secret_refs()}
             body = mapping.to_arm_body(model.TYPE, settings, secrets, validated=False, fingerprint=None)
             found = mapping.registered_from_arm(served(model.name, body))
@@ -84,20 +84,18 @@ def test_every_example_manifest_maps_back_exactly() -> None:
     assert checked >= 10
 
 
-def test_type_tables_match_the_models() -> None:
-    assert set(mapping.ARM_TYPE_NAMES) == ARM_TYPES
+def test_arm_tables_cover_the_declarations() -> None:
+    assert set(TYPES) >= ARM_TYPES
     for type_ in ARM_TYPES:
-        model = DATASTORE_MODELS[type_]
-        assert set(mapping.TYPE_FIELDS[type_]) | {"type", "credentials"} == set(model.model_fields) - {
-            "schema_url",
-            "name",
-            "description",
-            "tags",
-            "properties",
-            "skip_validation",
-            "protect",
-        }
-        assert set(model.CREDENTIALS) <= set(mapping.CREDENTIAL_KINDS)
+        spec = TYPES[type_]
+        assert all(name in mapping._ARM_FIELD for name in spec.field_names)
+        assert set(spec.credentials) <= set(mapping.CREDENTIAL_KINDS)
+        for kind in spec.credentials:
+            assert all(
+                name in mapping._ARM_FIELD
+                for name in mapping.CREDENTIAL_KINDS[kind].fields
+                if name != mapping.CREDENTIAL_KINDS[kind].secret_field
+            )
 
 
 def test_blob_account_key_body_is_exactly_the_published_shape() -> None:

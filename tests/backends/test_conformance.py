@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from reconciler.apply.applier import Applier
+from reconciler.backends.azureml.mapping import ARM_TYPES
 from reconciler.backends.base import Workspace, WriteRequest
+from reconciler.catalog import BUILTIN_DATASTORES, TYPES, create_only
 from reconciler.engine import observe
 from reconciler.errors import BackendError, ChangedSincePlanError, PlanError
-from reconciler.manifest.models import ARM_TYPES, BUILTIN_DATASTORES, DATASTORE_MODELS
 from reconciler.plan.model import Action
 from reconciler.plan.planner import make_plan
 from reconciler.secrets.value import MASK, SecretValue
@@ -55,12 +56,12 @@ def test_fresh_workspace_has_builtins_and_a_default(harness: Harness) -> None:
 
 def test_capabilities_are_consistent(harness: Harness) -> None:
     caps = harness.workspace.capabilities
-    assert caps.supported_types <= set(DATASTORE_MODELS)
+    assert caps.supported_types <= set(TYPES)
     assert caps.max_parallelism >= 1
-    if caps.supported_types != set(DATASTORE_MODELS) or not caps.can_set_default:
+    if caps.supported_types != set(TYPES) or not caps.can_set_default:
         assert caps.limitation, "a limited workspace says why"
     for type_ in caps.supported_types:
-        assert DATASTORE_MODELS[type_].IMMUTABLE | {"type"} <= caps.immutable_fields[type_]
+        assert create_only(type_) <= caps.immutable_fields[type_]
 
 
 #: Every (backend, entry) pair the backend can hold: the classic v1 types exist only locally.

@@ -6,9 +6,9 @@ import dataclasses
 
 import pytest
 
+from reconciler.backends.azureml.mapping import ARM_TYPES
 from reconciler.backends.base import Capabilities
 from reconciler.errors import PlanError
-from reconciler.manifest.models import ARM_TYPES
 from reconciler.plan.model import Action, PlanOptions
 from reconciler.plan.planner import make_plan
 from reconciler.secrets import fingerprint

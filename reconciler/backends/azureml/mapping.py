@@ -1,7 +1,8 @@
 """Manifest settings <-> ARM datastore bodies: pure functions, exact in both directions.
 
-The planner compares ``settings_of(model)`` with what :func:`registered_from_arm` returns, with a
-plain ``==``, so everything the service fills in or spells its own way is normalised here, or a
+The planner compares the settings a declaration produces (:meth:`reconciler.catalog.DatastoreType.settings`)
+with what :func:`registered_from_arm` returns, with a plain ``==``; both walk the same declared fields,
+so everything the service fills in or spells its own way is normalised here, or a
 freshly applied workspace would never plan as "No changes.":
 
 * ``endpoint`` absent or null: the type's default (``core.windows.net`` for storage, the OneLake DFS
@@ -33,7 +34,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.manifest.models import ARM_TYPES, BUILTIN_DATASTORES, DATASTORE_MODELS, RESERVED_TAG_PREFIX
+from reconciler import catalog
+from reconciler.catalog import BUILTIN_DATASTORES, RESERVED_TAG_PREFIX
 from reconciler.secrets.value import MASK, SecretValue
 from reconciler.state import Fingerprint, RegisteredDatastore, SecretObservation
 
@@ -51,16 +53,10 @@ ARM_TYPE_NAMES: dict[str, str] = {
     "one_lake": "OneLake",
 }
 _TYPE_OF_ARM = {arm.lower(): ours for ours, arm in ARM_TYPE_NAMES.items()}
+#: The datastore types Azure ML over ARM has (the classic v1 SQL and DBFS types it has not).
+ARM_TYPES = frozenset(ARM_TYPE_NAMES)
 
-_STORAGE_FIELDS = ("endpoint", "protocol", "service_data_access_auth_identity", "resource_group", "subscription_id")
-#: Per type, the type-specific settings in the order ``settings_of`` produces them.
-TYPE_FIELDS: dict[str, tuple[str, ...]] = {
-    "azure_blob": ("account_name", "container_name", *_STORAGE_FIELDS),
-    "azure_file": ("account_name", "file_share_name", *_STORAGE_FIELDS),
-    "azure_data_lake_gen2": ("account_name", "filesystem", *_STORAGE_FIELDS),
-    "azure_data_lake_gen1": ("store_name", "service_data_access_auth_identity", "resource_group", "subscription_id"),
-    "one_lake": ("one_lake_workspace_name", "artifact", "endpoint", "service_data_access_auth_identity"),
-}
+#: ARM's spelling of each setting (type fields and credential fields alike).
 _ARM_FIELD = {
     "account_name": "accountName",
     "container_name": "containerName",
@@ -93,45 +89,43 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _GUID_FIELDS = frozenset({"tenant_id", "client_id", "subscription_id"})
 
 
+def type_fields(type_: str) -> tuple[str, ...]:
+    """The type-specific settings of an ARM type, in the order its declaration lists them."""
+    return catalog.TYPES[type_].field_names
+
+
 @dataclass(frozen=True)
 class CredentialKind:
-    """One credential kind: its ARM name, its settings in ``settings_of`` order, its one secret."""
+    """One credential kind as ARM spells it; fields and secret come from the catalog's declaration."""
 
     kind: str
     arm_type: str
-    fields: tuple[str, ...]
-    secret_field: str | None = None
     arm_secret_field: str | None = None
-    optional: frozenset[str] = frozenset()
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        spec = catalog.CREDENTIAL_KINDS.get(self.kind)
+        return spec.field_names if spec else ()
+
+    @property
+    def secret_field(self) -> str | None:
+        spec = catalog.CREDENTIAL_KINDS.get(self.kind)
+        return spec.secret if spec else None
 
     @property
     def secret_path(self) -> str | None:
         return f"credentials.{self.secret_field}" if self.secret_field else None
 
 
-_URLS = frozenset({"authority_url", "resource_url"})
+#: reconciler credential kind -> ARM ``credentialsType`` and the key of its secret in ``secrets``.
 CREDENTIAL_KINDS: dict[str, CredentialKind] = {
     c.kind: c
     for c in (
-        CredentialKind("none", "None", ()),
-        CredentialKind("account_key", "AccountKey", ("account_key",), "account_key", "key"),
-        CredentialKind("sas_token", "Sas", ("sas_token",), "sas_token", "sasToken"),
-        CredentialKind(
-            "service_principal",
-            "ServicePrincipal",
-            ("tenant_id", "client_id", "client_secret", "authority_url", "resource_url"),
-            "client_secret",
-            "clientSecret",
-            _URLS,
-        ),
-        CredentialKind(
-            "certificate",
-            "Certificate",
-            ("tenant_id", "client_id", "certificate", "thumbprint", "authority_url", "resource_url"),
-            "certificate",
-            "certificate",
-            _URLS,
-        ),
+        CredentialKind("none", "None"),
+        CredentialKind("account_key", "AccountKey", "key"),
+        CredentialKind("sas_token", "Sas", "sasToken"),
+        CredentialKind("service_principal", "ServicePrincipal", "clientSecret"),
+        CredentialKind("certificate", "Certificate", "certificate"),
     )
 }
 _KIND_OF_ARM = {c.arm_type.lower(): c for c in CREDENTIAL_KINDS.values()}
@@ -168,7 +162,7 @@ def to_arm_body(
         properties["description"] = settings["description"]
     properties["tags"] = _tags_to_arm(settings, validated=validated, fingerprint=fingerprint)
     properties["properties"] = dict(settings.get("properties") or {})
-    for name in TYPE_FIELDS[type_]:
+    for name in type_fields(type_):
         value = settings.get(name)
         if value is None:
             continue
@@ -217,11 +211,6 @@ def _credentials_to_arm(credentials: Mapping[str, Any], secrets: Mapping[str, Se
     return out
 
 
-#: Settings ARM never changes in place (a different value is a 400 from the service): the models' own
-#: create-only fields of the ARM types.
-CREATE_ONLY: frozenset[str] = frozenset().union(*(DATASTORE_MODELS[t].IMMUTABLE for t in ARM_TYPES))
-
-
 def keep_service_spelling(
     body: dict[str, Any], settings: Mapping[str, Any], current: Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -238,8 +227,9 @@ def keep_service_spelling(
     if type_ is None or theirs.type != type_:
         return body
     ours["datastoreType"] = held.get("datastoreType") or ours["datastoreType"]
-    for name in TYPE_FIELDS[type_]:
-        if name not in CREATE_ONLY or theirs.settings.get(name) != settings.get(name):
+    create_only = catalog.TYPES[type_].create_only  # ARM refuses a different value with a 400
+    for name in type_fields(type_):
+        if name not in create_only or theirs.settings.get(name) != settings.get(name):
             continue
         arm_name = _ARM_FIELD[name]
         if held.get(arm_name) is None:
@@ -259,18 +249,28 @@ def registered_from_arm(resource: Mapping[str, Any]) -> RegisteredDatastore:
     arm_type = str(properties.get("datastoreType") or "Unknown")
     type_ = _TYPE_OF_ARM.get(arm_type.lower())
     user_tags, bookkeeping = split_tags(properties.get("tags"))
-    settings: dict[str, Any] = {
-        "type": type_ or arm_type,
+    common: dict[str, Any] = {
         "description": properties.get("description") or None,
         "tags": user_tags,
-        "properties": dict(sorted((properties.get("properties") or {}).items())),
+        "properties": dict(properties.get("properties") or {}),
         "owner": bookkeeping.get(OWNER_TAG) or None,
         "protect": (bookkeeping.get(PROTECT_TAG) or "").strip().lower() == "true",
     }
-    if type_ is not None:
-        settings.update(_type_fields_from_arm(type_, properties))
     credentials, kind = _credentials_from_arm(properties.get("credentials"))
-    settings["credentials"] = credentials
+    settings: dict[str, Any]
+    if type_ is not None and kind is not None:
+        # The same construction as the manifest side's, so equal means equal.
+        values = _type_fields_from_arm(type_, properties)
+        settings = catalog.TYPES[type_].settings(values, credentials=credentials, **common)
+    else:
+        settings = {
+            "type": type_ or arm_type,
+            **common,
+            "properties": dict(sorted(common["properties"].items())),
+        }
+        if type_ is not None:
+            settings.update(_type_fields_from_arm(type_, properties))
+        settings["credentials"] = credentials
     observations: dict[str, SecretObservation] = {}
     stored = bookkeeping.get(FINGERPRINT_TAG)
     if stored and kind is not None and kind.secret_path is not None:
@@ -302,18 +302,18 @@ def split_tags(tags: Any) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def _type_fields_from_arm(type_: str, properties: Mapping[str, Any]) -> dict[str, Any]:
-    defaults = DATASTORE_MODELS[type_].DEFAULTS
+    defaults = catalog.TYPES[type_].defaults
     out: dict[str, Any] = {}
-    for name in TYPE_FIELDS[type_]:
+    for name in type_fields(type_):
         value = properties.get(_ARM_FIELD[name])
         if value == "":
             value = None
         if name == "endpoint":
             value = value or defaults.get("endpoint")
         elif name == "protocol":
-            value = str(value).lower() if value else "https"
+            value = str(value).lower() if value else defaults.get(name)
         elif name == "service_data_access_auth_identity":
-            value = _IDENTITY_FROM_ARM.get(str(value).lower(), value) if value else "none"
+            value = _IDENTITY_FROM_ARM.get(str(value).lower(), value) if value else defaults.get(name)
         elif name == "artifact":
             value = _artifact_from_arm(value)
         elif name in _GUID_FIELDS:

@@ -27,6 +27,7 @@ from reconciler.backends.azureml.cloud import ArmConfig
 from reconciler.backends.azureml.errors import ArmResponseError, Target, backend_error
 from reconciler.backends.azureml.mapping import (
     ARM_TYPE_NAMES,
+    ARM_TYPES,
     FINGERPRINT_TAG,
     MappingError,
     keep_service_spelling,
@@ -37,8 +38,8 @@ from reconciler.backends.azureml.mapping import (
     to_arm_body,
 )
 from reconciler.backends.base import Capabilities, WriteRequest
+from reconciler.catalog import BUILTIN_DATASTORES
 from reconciler.errors import BackendError, ChangedSincePlanError
-from reconciler.manifest.models import ARM_TYPES, BUILTIN_DATASTORES
 from reconciler.secrets import fingerprint
 from reconciler.secrets.value import SecretValue
 from reconciler.state import RegisteredDatastore, SecretObservation, WorkspaceSnapshot
