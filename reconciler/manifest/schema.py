@@ -7,7 +7,9 @@ from typing import Any
 
 from reconciler.manifest.models import Manifest
 
-SCHEMA_ID = "https://github.com/reconciler/reconciler/schemas/datastores.schema.json"
+#: A stable URL that serves the committed schema, so a manifest anywhere can name it in its
+#: ``# yaml-language-server: $schema=...`` modeline (a relative path only works beside the repository).
+SCHEMA_ID = "https://raw.githubusercontent.com/reconciler/reconciler/main/schemas/datastores.schema.json"
 
 
 def build_schema() -> dict[str, Any]:

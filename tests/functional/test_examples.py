@@ -38,8 +38,10 @@ def test_example_applies_and_converges(project: Project, name: str):
 
 @pytest.mark.parametrize("name", EXAMPLES)
 def test_example_declares_the_schema_for_editors(name: str):
-    first = (REPO / "examples" / name / "datastores.yaml").read_text().splitlines()[0]
-    assert first == "# yaml-language-server: $schema=../../schemas/datastores.schema.json"
+    from tests.unit.test_schema import modeline_target
+
+    manifest = REPO / "examples" / name / "datastores.yaml"
+    assert modeline_target(manifest) == REPO / "schemas" / "datastores.schema.json"
 
 
 def test_quickstart_is_the_default_datastore_demo_from_the_readme():

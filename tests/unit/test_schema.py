@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
 
-from reconciler.manifest.schema import build_schema, schema_text
+from reconciler.manifest.schema import SCHEMA_ID, build_schema, schema_text
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "schemas" / "datastores.schema.json"
@@ -53,3 +55,49 @@ def test_every_example_validates_against_the_schema(example: Path):
 def test_schema_rejects_what_the_models_reject(bad):
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, build_schema())
+
+
+# ---------------------------------------------------------------------------- editors' modeline
+
+MODELINE = re.compile(r"^#\s*yaml-language-server:\s*\$schema=(\S+)\s*$")
+
+
+def modeline_target(manifest: Path) -> Path | None:
+    """Where an editor's yaml-language-server finds the schema named in the manifest's modeline.
+
+    The ``$id`` URL stands for the committed file (it serves it); a relative path resolves against
+    the manifest's own directory, as yaml-language-server does, whatever the editor's working directory.
+    """
+    for line in manifest.read_text(encoding="utf-8").splitlines()[:5]:
+        m = MODELINE.match(line)
+        if m:
+            ref = m.group(1)
+            if ref == SCHEMA_ID:
+                return COMMITTED
+            if "://" in ref or ref.startswith("/"):
+                return None
+            return (manifest.parent / ref).resolve()
+    return None
+
+
+def test_schema_id_is_a_stable_url_of_the_committed_file():
+    assert SCHEMA_ID.startswith("https://") and SCHEMA_ID.endswith("/schemas/datastores.schema.json")
+    assert json.loads(COMMITTED.read_text())["$id"] == SCHEMA_ID
+
+
+def _manifests() -> list[Path]:
+    found = []
+    for path in sorted(REPO.glob("examples/**/*.y*ml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "datastores" in data and "version" in data:
+            found.append(path)
+    return found
+
+
+@pytest.mark.parametrize("manifest", _manifests(), ids=lambda p: str(p.relative_to(REPO)))
+def test_every_example_modeline_resolves_to_the_schema(manifest: Path):
+    assert modeline_target(manifest) == COMMITTED, f"{manifest}: the modeline does not name the schema"
+
+
+def test_readme_manifest_reference_names_the_schema_by_its_id():
+    assert f"# yaml-language-server: $schema={SCHEMA_ID}" in (REPO / "README.md").read_text(encoding="utf-8")
