@@ -30,6 +30,8 @@ MAX_ATTEMPTS = 4
 #: Longest wait for a rate limit; a longer Retry-After fails the command instead of hanging CI.
 MAX_WAIT_SECONDS = 60.0
 EVENT_FILE_LIMIT = 16 * 1024 * 1024
+#: The whole comment body, marker included, stays under GitHub's 65,536 characters with a margin.
+COMMENT_BUDGET = 65_000
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -314,6 +316,11 @@ def comment_markdown(plan: Any, target: Target, *, key: str, artifact: str | Non
         full_plan=full_plan_link(target.run_url, artifact),
     )
     return text + footer
+
+
+def workflow_message(text: str) -> str:
+    """A workflow-command message (``::warning::...``) that cannot end early or start another command."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def read_plan(path: str) -> Any:

@@ -188,12 +188,17 @@ def test_command_posts_then_updates_and_never_prints_the_token(github, project: 
     first = project.run("github", "comment", "--plan", "plan.json", env=env)
     assert first.code == 0, first.all
     assert "Created the plan comment" in first.out
+    project.write("datastores.yaml", MANIFEST.replace("type: azure_blob", "type: azure_blob\n        description: new"))
+    assert project.run("plan", "--out", "plan.json").code == 0
     second = project.run("github", "comment", "--plan", "plan.json", "--artifact", "reconciler-plan", env=env)
     assert second.code == 0 and "Updated the plan comment" in second.out, second.all
+    third = project.run("github", "comment", "--plan", "plan.json", env=env)
+    assert third.code == 0 and "Already up to date: the plan comment" in third.out, third.all
     (comment,) = github.on(REPO, 7)
+    assert '+   description: "new"' in comment["body"]
     assert comment["body"].startswith(marker() + "\n### reconciler plan for ")
     assert "Planned for commit `bbbbbbbbbbbb`" in comment["body"]
-    assert TOKEN not in first.all + second.all
+    assert TOKEN not in first.all + second.all + third.all
 
 
 def test_command_on_a_fork_warns_and_exits_0(github, project: Project):
@@ -204,7 +209,7 @@ def test_command_on_a_fork_warns_and_exits_0(github, project: Project):
     result = project.run("github", "comment", "--plan", "plan.json", env=env)
     assert result.code == 0, result.all
     assert "::warning title=reconciler github comment::" in result.out
-    assert "read-only tokens" in result.err and "the plan itself is fine" in result.err
+    assert "read-only tokens" in result.err and "the plan itself is fine, it just was not posted" in result.err
     assert TOKEN not in result.all
 
 
