@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.render.escape import code, escape_controls, fence, markdown
 
 #: GitHub's limit for a comment body (and a pull-request description).
 COMMENT_LIMIT = 65_536
@@ -49,44 +49,30 @@ _MAX_REASONS = 10
 
 # ---------------------------------------------------------------------------- escaping
 
-# Characters with a markdown (or GitHub: mentions, emoji, math, autolinks) meaning inline.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&:@$=.^-])")
-
 
 def _visible(text: str) -> str:
-    """Control, format (bidi) and line-separator characters as ``\\uXXXX``: nothing hidden, nothing forged."""
-    if text.isprintable():  # the fast, common case (isprintable is False for every category below)
-        return text
-    out = []
-    for ch in text:
-        if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp"):
-            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Control, format (bidi) and line-separator characters as escapes, and no legacy ``##[`` command."""
+    return escape_controls(text)
 
 
 def md_text(text: str) -> str:
-    """Plain text in markdown (headings, table cells, paragraphs): every active character escaped."""
-    return _MD_SPECIAL.sub(r"\\\1", _visible(text))
+    """Plain text in markdown (headings, table cells, paragraphs): markdown, HTML, mentions neutralised."""
+    return markdown(text)
 
 
 def md_code(text: str, *, in_table: bool = True) -> str:
     """An inline code span that its content cannot close; ``|`` escaped where it would split a table cell."""
-    body = _visible(text)
     if in_table:
-        body = body.replace("|", "\\|")
+        return code(text)
+    body = escape_controls(text)
     longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-    ticks = "`" * (longest + 1)
-    if body.startswith("`") or body.endswith("`") or (body.startswith(" ") and body.endswith(" ") and body.strip()):
-        body = f" {body} "
-    return f"{ticks}{body}{ticks}" if body else "` `"
+    pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
+    return f"{'`' * (longest + 1)}{pad}{body}{pad}{'`' * (longest + 1)}"
 
 
 def _fence_for(body: str) -> str:
     """A code fence longer than any backtick run inside, so values cannot break out of it."""
-    longest = max((len(m) for m in re.findall(r"`+", body)), default=0)
-    return "`" * max(3, longest + 1)
+    return fence(body)
 
 
 def _size(text: str) -> int:

@@ -150,7 +150,7 @@ def test_the_json_plan_carries_validation_only_when_probes_ran() -> None:
     rows = [{"name": "raw", "type": "azure_blob", "outcome": "failed", "message": "AuthorizationFailure: x|y"}]
     assert plan_document(plan, validation=rows)["validation"] == rows
     markdown = render_markdown(plan, validation=rows)
-    assert "| `raw` | `azure_blob` | AuthorizationFailure\\: x\\|y |" in markdown
+    assert "| `raw` | `azure_blob` | AuthorizationFailure: x\\|y |" in markdown
     assert "Validation" not in render_markdown(plan)
 
 

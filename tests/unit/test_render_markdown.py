@@ -177,8 +177,9 @@ def test_hostile_strings_stay_text():
     outside_fences = re.sub(r"(?ms)^(`{3,})diff\n.*?^\1$", "", md)
     assert not re.search(r"(?<!\\)<img", outside_fences)
     assert all(line == "</details>" for line in re.findall(r"^.*(?<!\\)</details>.*$", outside_fences, re.M))
-    assert not re.search(r"(?<!\\)@octocat", outside_fences) and "\\@octocat" in outside_fences
-    assert "](https" not in outside_fences
+    assert "@octocat" not in outside_fences and "&#64;octocat" in outside_fences
+    assert not re.search(r"(?<!\\)\[link\]\(", outside_fences) and "https://" not in outside_fences
+    assert ":skull:" not in outside_fences
     assert "\u202e" not in md and "\\u202e" in md
     assert "\n- forged" not in md
     # The fences are longer than any backtick run inside them.
@@ -193,12 +194,12 @@ def test_md_code_cannot_be_closed_by_its_content():
     assert md_code("`x`") == "`` `x` ``"
     assert md_code("a|b") == "`a\\|b`"
     assert md_code("a|b", in_table=False) == "`a|b`"
-    assert md_code("") == "` `"
+    assert md_code("").strip("` ") == ""
 
 
 def test_md_text_escapes_markdown_and_mentions():
-    assert md_text("*bold* @me #1 <b>") == "\\*bold\\* \\@me \\#1 \\<b\\>"
-    assert md_text("line\nbreak") == "line\\\\u000abreak"  # renders as line\u000abreak
+    assert md_text("*bold* @me <b> :skull:") == "\\*bold\\* &#64;me &lt;b&gt; &#58;skull:"
+    assert md_text("line\nbreak") == "line\\\\nbreak"  # renders as line\nbreak, on one line
 
 
 def test_full_plan_link_refuses_odd_urls():
