@@ -325,6 +325,13 @@ def create_only(type_: str) -> frozenset[str]:
     return (spec.create_only if spec else frozenset()) | {"type"}
 
 
+def secret_path(settings: Mapping[str, Any]) -> str | None:
+    """The path of the one secret the settings' credential kind carries (None for identity access)."""
+    credentials = settings.get("credentials")
+    kind = CREDENTIAL_KINDS.get(str(credentials.get("type"))) if isinstance(credentials, Mapping) else None
+    return kind.secret_path if kind else None
+
+
 def location(settings: Mapping[str, Any]) -> str:
     """Where a datastore's data lives, ``account/container`` style, from its location fields."""
     spec = TYPES.get(str(settings.get("type")))

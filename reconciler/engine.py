@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from reconciler.backends import DEFAULT_WORKSPACE, open_workspace, parse_workspace_uri
 from reconciler.backends.base import Workspace
+from reconciler.catalog import secret_path
 from reconciler.desired import build_desired
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.manifest.load import DEFAULT_MANIFEST, ManifestSet, load_manifests
@@ -50,7 +51,11 @@ def observe(workspace: Workspace, desired: DesiredState) -> WorkspaceSnapshot:
     """List the workspace, then read back the secrets of declared datastores that have any."""
     snapshot = workspace.snapshot()
     registered = snapshot.by_key()
-    wanted = [d.name for d in desired.datastores if d.secrets and d.key in registered]
+    wanted = [
+        d.name
+        for d in desired.datastores
+        if d.secrets and d.key in registered and secret_path(registered[d.key].settings) is not None
+    ]
     if not wanted or not workspace.capabilities.secrets_readable:
         return snapshot
     observed = workspace.read_secrets(wanted)

@@ -88,7 +88,7 @@ class StalePlanError(ReconcilerError):
 
 
 class WorkspaceUriError(ReconcilerError):
-    """A workspace URI that is not ``local:PATH`` or ``azureml://...``."""
+    """A workspace URI no registered backend accepts (see :mod:`reconciler.registry`)."""
 
 
 class BackendError(ReconcilerError):

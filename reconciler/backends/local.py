@@ -21,14 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.backends.base import Capabilities, WriteRequest
+from reconciler.backends.guards import NO_LONGER_REGISTERED, check_unchanged, refuse_default
 from reconciler.catalog import TYPES
 from reconciler.errors import BackendError, ChangedSincePlanError
+from reconciler.registry import LocalWorkspaceUri
 from reconciler.secrets.value import MASK, SecretValue
 from reconciler.state import RegisteredDatastore, SecretObservation, WorkspaceSnapshot
 
 SCHEMA_VERSION = "1"
 LOCK_TIMEOUT_SECONDS = 30.0
 LOCAL_BUILTINS = ("workspaceblobstore", "workspacefilestore")
+
+#: Every type, a settable default, atomic replace (one transaction); one writer at a time.
+CAPABILITIES = Capabilities(atomic_replace=True, max_parallelism=1)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,7 +71,7 @@ class LocalWorkspace:
         self.path = Path(path)
         self.secrets_path = self.path.with_name(self.path.name + ".secrets")
         self.uri = uri or f"local:{path}"
-        self.capabilities = Capabilities(atomic_replace=True, max_parallelism=1)
+        self.capabilities = CAPABILITIES
         self._lock = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -190,7 +195,7 @@ class LocalWorkspace:
         key = request.name.lower()
         with self._transaction() as db:
             row = db.execute("SELECT revision, builtin, created_at FROM datastores WHERE key = ?", (key,)).fetchone()
-            _check_expected(request.name, request.expected_version, row)
+            check_unchanged(request.name, request.expected_version, _revision(row))
             if row is not None and row[1]:
                 raise BackendError(
                     f"{request.name} is a built-in datastore and cannot be changed", datastore=request.name
@@ -222,14 +227,11 @@ class LocalWorkspace:
         key = name.lower()
         with self._transaction() as db:
             row = db.execute("SELECT revision, builtin, created_at FROM datastores WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                raise ChangedSincePlanError(f"{name} changed since plan: it is no longer registered", datastore=name)
-            _check_expected(name, expected_version, row)
+            check_unchanged(name, expected_version, _revision(row), gone=NO_LONGER_REGISTERED)
             if row[1]:
                 raise BackendError(f"{name} is a built-in datastore and cannot be deleted", datastore=name)
             default = db.execute("SELECT value FROM meta WHERE key = 'default_datastore'").fetchone()
-            if default and default[0] == key:
-                raise BackendError(f"{name} is the default datastore and cannot be deleted", datastore=name)
+            refuse_default(name, bool(default and default[0] == key))
             self._next_revision(db)
             db.execute("DELETE FROM datastores WHERE key = ?", (key,))
             db.execute("DELETE FROM vault.secrets WHERE key = ?", (key,))
@@ -238,9 +240,7 @@ class LocalWorkspace:
         key = name.lower()
         with self._transaction() as db:
             row = db.execute("SELECT revision, builtin, settings FROM datastores WHERE key = ?", (key,)).fetchone()
-            if row is None:
-                raise ChangedSincePlanError(f"{name} changed since plan: it is no longer registered", datastore=name)
-            _check_expected(name, expected_version, row)
+            check_unchanged(name, expected_version, _revision(row), gone=NO_LONGER_REGISTERED)
             if row[1]:
                 raise BackendError(f"{name} is a built-in datastore and cannot be changed", datastore=name)
             settings = {**json.loads(row[2]), "owner": None, "protect": False}
@@ -271,14 +271,9 @@ class LocalWorkspace:
             self._db.close()
 
 
-def _check_expected(name: str, expected: str | None, row: Any) -> None:
-    if expected is None and row is not None:
-        raise ChangedSincePlanError(
-            f"{name} changed since plan: it was registered by someone else meanwhile", datastore=name
-        )
-    if expected is not None and (row is None or str(row[0]) != expected):
-        what = "it was deleted" if row is None else "it was modified"
-        raise ChangedSincePlanError(f"{name} changed since plan: {what} after the plan was made", datastore=name)
+def _revision(row: Any) -> str | None:
+    """The revision column of a row, or None when there is no row."""
+    return None if row is None else str(row[0])
 
 
 def _check_registration(request: WriteRequest) -> None:
@@ -317,3 +312,8 @@ def _builtin_settings(workspace_id: str) -> dict[str, dict[str, Any]]:
             {"account_name": account, "file_share_name": f"azureml-filestore-{suffix}"}
         ),
     }
+
+
+def open_workspace(uri: LocalWorkspaceUri) -> LocalWorkspace:
+    """The registry's opener for ``local:PATH`` (creates the workspace on first use)."""
+    return LocalWorkspace(uri.path, uri=str(uri))

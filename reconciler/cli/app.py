@@ -14,6 +14,7 @@ import click  # noqa: E402
 
 from reconciler import __version__  # noqa: E402
 from reconciler.console import Console, color_wanted, configure_logging  # noqa: E402
+from reconciler.registry import allowed_forms  # noqa: E402
 
 log = logging.getLogger("reconciler")
 
@@ -30,7 +31,7 @@ FILES = click.option(
 WORKSPACE = click.option(
     "--workspace",
     metavar="URI",
-    help="local:PATH or azureml://subscriptions/SUB/resourceGroups/RG/workspaces/WS.",
+    help=f"{allowed_forms()}.",
 )
 
 

@@ -28,6 +28,7 @@ from reconciler.manifest.models import (
 )
 from reconciler.manifest.policy import Policy, RequireProtect
 from reconciler.manifest.yamlsource import Path, YamlDocument, render_path
+from reconciler.registry import allowed_forms
 
 _TAG_MODELS: dict[str, type[BaseModel]] = {**DATASTORE_MODELS, **CREDENTIAL_KINDS}
 _MISSING = object()
@@ -61,7 +62,7 @@ _FIELD_RULES: dict[str, str] = {
     "resource_url": _URL_RULE,
     "resource_group": "1-90 letters, digits, '-', '_', '.', '(' and ')'",
     "owner": "1-63 letters, digits, '.', '_' and '-', starting with a letter or digit",
-    "workspace": "local:PATH or azureml://subscriptions/SUB/resourceGroups/RG/workspaces/WS",
+    "workspace": allowed_forms(),
 }
 _DNS_FIELDS = frozenset({"container_name", "file_share_name", "filesystem", "server_name"})
 _ACCOUNT_FIELDS = frozenset({"account_name", "store_name"})

@@ -36,8 +36,10 @@ from reconciler.catalog import (
     DatastoreType,
     credential_settings,
 )
+from reconciler.errors import WorkspaceUriError
 from reconciler.manifest.policy import Policy
 from reconciler.manifest.refs import ALLOWED_FORMS, SecretRef, parse_ref
+from reconciler.registry import allowed_forms, parse_workspace_uri
 
 __all__ = ["BUILTIN_DATASTORES", "DATASTORE_MODELS", "DATASTORE_TYPES", "Datastore", "Manifest"]
 
@@ -415,18 +417,12 @@ class Manifest(StrictModel):
     @classmethod
     def _workspace_uri(cls, uri: str | None) -> str | None:
         """Check the URI form offline, so ``validate`` catches it and plan reports it at its line."""
-        from reconciler.backends import parse_workspace_uri
-        from reconciler.errors import WorkspaceUriError
-
         if uri is None:
             return None
         try:
             parse_workspace_uri(uri)
         except WorkspaceUriError:
-            raise ValueError(
-                "invalid workspace URI: expected local:PATH or "
-                "azureml://subscriptions/SUB/resourceGroups/RG/workspaces/WS (SUB a GUID)"
-            ) from None
+            raise ValueError(f"invalid workspace URI: expected {allowed_forms()} (SUB a GUID)") from None
         return uri
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends.harness import Harness, arm_harness, local_harness
+from tests.backends.harness import BACKEND_CAPABILITIES, Harness, arm_harness, local_harness
 from tests.fakes.arm import FakeArm
 from tests.fakes.tls import TlsMaterial
 
@@ -19,13 +19,15 @@ def fake_arm(tls: TlsMaterial) -> Iterator[FakeArm]:
         yield fake
 
 
-@pytest.fixture(params=["local", "azureml"])
+@pytest.fixture(params=sorted(BACKEND_CAPABILITIES))
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    """The same tests against the embedded workspace and against Azure ML over (fake) ARM."""
+    """The same tests against every registered backend (the embedded workspace, Azure ML over fake ARM)."""
     if request.param == "local":
         made = local_harness(tmp_path / "workspace.db")
-    else:
+    elif request.param == "azureml":
         made = arm_harness(request.getfixturevalue("fake_arm"))
+    else:
+        raise AssertionError(f"no harness for the {request.param} backend")
     try:
         yield made
     finally:

@@ -18,8 +18,10 @@ from typing import Any
 
 from reconciler.backends import AzureMLWorkspaceUri
 from reconciler.backends.azureml.cloud import ArmConfig
+from reconciler.backends.azureml.workspace import CAPABILITIES as ARM_CAPABILITIES
 from reconciler.backends.azureml.workspace import AzureMLWorkspace
-from reconciler.backends.base import Workspace
+from reconciler.backends.base import Capabilities, Workspace
+from reconciler.backends.local import CAPABILITIES as LOCAL_CAPABILITIES
 from reconciler.backends.local import LocalWorkspace
 from tests.fakes.arm import FakeArm, FakeWorkspace
 from tests.fakes.credentials import StaticCredential
@@ -51,6 +53,10 @@ def open_arm(
         connection_verify=str(fake.ca_file),
     )
     return workspace, remote
+
+
+#: What each registered backend (by URI scheme) says it can hold: which conformance cases apply.
+BACKEND_CAPABILITIES: dict[str, Capabilities] = {"local": LOCAL_CAPABILITIES, "azureml": ARM_CAPABILITIES}
 
 
 @dataclass

@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 
 from reconciler.apply.applier import Applier
-from reconciler.backends.azureml.mapping import ARM_TYPES
 from reconciler.backends.base import Workspace, WriteRequest
 from reconciler.catalog import BUILTIN_DATASTORES, TYPES, create_only
 from reconciler.engine import observe
 from reconciler.errors import BackendError, ChangedSincePlanError, PlanError
 from reconciler.plan.model import Action
 from reconciler.plan.planner import make_plan
+from reconciler.registry import BACKENDS
 from reconciler.secrets.value import MASK, SecretValue
 from reconciler.state import DesiredDatastore, Fingerprint
 from tests.backends.cases import ENTRIES, credential_kind
-from tests.backends.harness import Harness
+from tests.backends.harness import BACKEND_CAPABILITIES, Harness
 from tests.builders import blob, declared, desired_state
 
 OWNER = "platform"
@@ -58,18 +58,23 @@ def test_capabilities_are_consistent(harness: Harness) -> None:
     caps = harness.workspace.capabilities
     assert caps.supported_types <= set(TYPES)
     assert caps.max_parallelism >= 1
-    if caps.supported_types != set(TYPES) or not caps.can_set_default:
-        assert caps.limitation, "a limited workspace says why"
+    limited = caps.supported_types != set(TYPES) or not caps.can_set_default
+    assert bool(caps.limitation) == limited, "a limited workspace says why; an unlimited one claims no limit"
+    assert caps == BACKEND_CAPABILITIES[harness.kind]
     for type_ in caps.supported_types:
         assert create_only(type_) <= caps.immutable_fields[type_]
 
 
-#: Every (backend, entry) pair the backend can hold: the classic v1 types exist only locally.
+def test_every_registered_backend_runs_the_suite() -> None:
+    assert set(BACKEND_CAPABILITIES) == set(BACKENDS)
+
+
+#: Every (backend, entry) pair the backend says it can hold (the classic v1 types exist only locally).
 ROUND_TRIPS = [
     pytest.param(kind, entry, id=f"{kind}-{entry['type']}-{credential_kind(entry)}")
-    for kind in ("local", "azureml")
+    for kind, caps in sorted(BACKEND_CAPABILITIES.items())
     for entry in ENTRIES
-    if kind == "local" or entry["type"] in ARM_TYPES
+    if entry["type"] in caps.supported_types
 ]
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from reconciler.backends import AzureMLWorkspaceUri
     from reconciler.backends.azureml.workspace import AzureMLWorkspace
+    from reconciler.registry import AzureMLWorkspaceUri
 
-__all__ = ["open_azureml_workspace"]
+__all__ = ["open_workspace"]
 
 
-def open_azureml_workspace(uri: AzureMLWorkspaceUri) -> AzureMLWorkspace:
+def open_workspace(uri: AzureMLWorkspaceUri) -> AzureMLWorkspace:
     """Open the workspace with the process's Azure credential and the environment's ARM settings."""
     from reconciler.backends.azureml.workspace import AzureMLWorkspace
 

@@ -35,14 +35,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler import catalog
-from reconciler.catalog import BUILTIN_DATASTORES, RESERVED_TAG_PREFIX
+from reconciler.backends import bookkeeping
+from reconciler.backends.bookkeeping import Bookkeeping
+from reconciler.catalog import BUILTIN_DATASTORES
 from reconciler.secrets.value import MASK, SecretValue
 from reconciler.state import Fingerprint, RegisteredDatastore, SecretObservation
-
-OWNER_TAG = "reconciler:owner"
-PROTECT_TAG = "reconciler:protect"
-VALIDATED_TAG = "reconciler:validated"
-FINGERPRINT_TAG = "reconciler:secret-fingerprint"
 
 #: reconciler type -> ARM ``datastoreType``.
 ARM_TYPE_NAMES: dict[str, str] = {
@@ -138,13 +135,6 @@ class MappingError(ValueError):
 # ------------------------------------------------------------------------------ settings -> ARM
 
 
-def secret_path(settings: Mapping[str, Any]) -> str | None:
-    """The path of the one secret the settings' credential kind carries (None for identity access)."""
-    credentials = settings.get("credentials") or {}
-    kind = CREDENTIAL_KINDS.get(str(credentials.get("type", "none")))
-    return kind.secret_path if kind else None
-
-
 def to_arm_body(
     type_: str,
     settings: Mapping[str, Any],
@@ -182,14 +172,9 @@ def to_arm_body(
 
 def _tags_to_arm(settings: Mapping[str, Any], *, validated: bool, fingerprint: str | None) -> dict[str, str]:
     tags = {str(k): str(v) for k, v in (settings.get("tags") or {}).items()}
-    if settings.get("owner"):
-        tags[OWNER_TAG] = str(settings["owner"])
-    if settings.get("protect"):
-        tags[PROTECT_TAG] = "true"
-    tags[VALIDATED_TAG] = "true" if validated else "false"
-    if fingerprint:
-        tags[FINGERPRINT_TAG] = fingerprint
-    return tags
+    owner = settings.get("owner")
+    kept = Bookkeeping(str(owner) if owner else None, bool(settings.get("protect")), validated, fingerprint)
+    return {**tags, **bookkeeping.encode(kept)}
 
 
 def _credentials_to_arm(credentials: Mapping[str, Any], secrets: Mapping[str, SecretValue]) -> dict[str, Any]:
@@ -248,13 +233,13 @@ def registered_from_arm(resource: Mapping[str, Any]) -> RegisteredDatastore:
     name = str(resource.get("name") or str(resource.get("id") or "").rsplit("/", 1)[-1])
     arm_type = str(properties.get("datastoreType") or "Unknown")
     type_ = _TYPE_OF_ARM.get(arm_type.lower())
-    user_tags, bookkeeping = split_tags(properties.get("tags"))
+    user_tags, kept = bookkeeping.decode(properties.get("tags"))
     common: dict[str, Any] = {
         "description": properties.get("description") or None,
         "tags": user_tags,
         "properties": dict(properties.get("properties") or {}),
-        "owner": bookkeeping.get(OWNER_TAG) or None,
-        "protect": (bookkeeping.get(PROTECT_TAG) or "").strip().lower() == "true",
+        "owner": kept.owner,
+        "protect": kept.protect,
     }
     credentials, kind = _credentials_from_arm(properties.get("credentials"))
     settings: dict[str, Any]
@@ -272,7 +257,7 @@ def registered_from_arm(resource: Mapping[str, Any]) -> RegisteredDatastore:
             settings.update(_type_fields_from_arm(type_, properties))
         settings["credentials"] = credentials
     observations: dict[str, SecretObservation] = {}
-    stored = bookkeeping.get(FINGERPRINT_TAG)
+    stored = kept.fingerprint
     if stored and kind is not None and kind.secret_path is not None:
         observations[kind.secret_path] = Fingerprint(stored)
     system = resource.get("systemData") or {}
@@ -281,24 +266,12 @@ def registered_from_arm(resource: Mapping[str, Any]) -> RegisteredDatastore:
         type=type_ or arm_type,
         settings=settings,
         version=str(system.get("lastModifiedAt") or ""),
-        validated={"true": True, "false": False}.get((bookkeeping.get(VALIDATED_TAG) or "").strip().lower()),
+        validated=kept.validated,
         builtin=name.lower() in BUILTIN_DATASTORES,
         is_default=properties.get("isDefault") is True,
         known_type=type_ is not None,
         secrets=observations,
     )
-
-
-def split_tags(tags: Any) -> tuple[dict[str, Any], dict[str, str]]:
-    """User tags (sorted by key) and reconciler's bookkeeping tags (keys lower-cased)."""
-    user: dict[str, Any] = {}
-    bookkeeping: dict[str, str] = {}
-    for key, value in (tags or {}).items() if isinstance(tags, Mapping) else ():
-        if str(key).lower().startswith(RESERVED_TAG_PREFIX):
-            bookkeeping[str(key).lower()] = str(value)
-        else:
-            user[str(key)] = value
-    return dict(sorted(user.items())), bookkeeping
 
 
 def _type_fields_from_arm(type_: str, properties: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,25 +21,24 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-from reconciler.backends import AzureMLWorkspaceUri
 from reconciler.backends.azureml.client import ArmDatastoreClient
 from reconciler.backends.azureml.cloud import ArmConfig
 from reconciler.backends.azureml.errors import ArmResponseError, Target, backend_error
 from reconciler.backends.azureml.mapping import (
     ARM_TYPE_NAMES,
     ARM_TYPES,
-    FINGERPRINT_TAG,
     MappingError,
     keep_service_spelling,
     registered_from_arm,
     secret_from_arm,
-    secret_path,
-    split_tags,
     to_arm_body,
 )
 from reconciler.backends.base import Capabilities, WriteRequest
-from reconciler.catalog import BUILTIN_DATASTORES
-from reconciler.errors import BackendError, ChangedSincePlanError
+from reconciler.backends.bookkeeping import FINGERPRINT_TAG, split_tags
+from reconciler.backends.guards import DELETED_AFTER_PLAN, NO_LONGER_REGISTERED, check_unchanged, refuse_default
+from reconciler.catalog import BUILTIN_DATASTORES, secret_path
+from reconciler.errors import BackendError
+from reconciler.registry import AzureMLWorkspaceUri
 from reconciler.secrets import fingerprint
 from reconciler.secrets.value import SecretValue
 from reconciler.state import RegisteredDatastore, SecretObservation, WorkspaceSnapshot
@@ -92,8 +91,6 @@ class AzureMLWorkspace:
             credential,
             connection_verify=connection_verify,
         )
-        #: Lower-case name -> secret path (None: no secret), from the last snapshot.
-        self._secret_paths: dict[str, str | None] = {}
         self._told_about_fingerprints = False
 
     # ------------------------------------------------------------------ reading
@@ -110,17 +107,18 @@ class AzureMLWorkspace:
                     found[item.key] = item
         log.debug("listed %d datastores of %s in %d page(s)", len(found), self.uri, pages)
         datastores = tuple(found[key] for key in sorted(found))
-        self._secret_paths = {d.key: secret_path(d.settings) for d in datastores}
         default = next((d.name for d in datastores if d.is_default), None)
         return WorkspaceSnapshot(uri=self.uri, datastores=datastores, default_datastore=default)
 
     def read_secrets(self, names: Sequence[str]) -> dict[str, dict[str, SecretObservation]]:
-        """ListSecrets in parallel; where it is forbidden (403) the snapshot's fingerprints stand."""
+        """ListSecrets in parallel; where it is forbidden (403) the snapshot's fingerprints stand.
+
+        Independent of any earlier :meth:`snapshot`: the caller names the datastores whose secrets it
+        wants (those with a secret-carrying credential kind); one without secrets reads as absent.
+        """
         wanted: dict[str, str] = {}
         for name in names:
-            key = name.lower()
-            if key not in wanted and self._secret_paths.get(key, "unknown") is not None:
-                wanted[key] = name
+            wanted.setdefault(name.lower(), name)
         if not wanted:
             return {}
         workers = min(SECRET_READERS, len(wanted))
@@ -188,11 +186,8 @@ class AzureMLWorkspace:
         with self._translate(name):
             if request.expected_version is not None:
                 current = self._check_unchanged(name, request.expected_version)
-                if request.replace and current.get("properties", {}).get("isDefault") is True:
-                    raise BackendError(
-                        f"{name} is the default datastore and cannot be replaced (ARM replaces by deleting first)",
-                        datastore=name,
-                    )
+                if request.replace:
+                    refuse_default(name, _is_default(current), "replaced", "ARM replaces by deleting first")
                 if not request.replace:
                     body = keep_service_spelling(body, request.settings, current)
             if request.replace:
@@ -217,9 +212,8 @@ class AzureMLWorkspace:
         if name.lower() in BUILTIN_DATASTORES:
             raise BackendError(f"{name} is a built-in datastore and cannot be deleted", datastore=name)
         with self._translate(name):
-            current = self._check_unchanged(name, expected_version, gone="it is no longer registered")
-            if current.get("properties", {}).get("isDefault") is True:
-                raise BackendError(f"{name} is the default datastore and cannot be deleted", datastore=name)
+            current = self._check_unchanged(name, expected_version, gone=NO_LONGER_REGISTERED)
+            refuse_default(name, _is_default(current))
             self._client.delete(name)
 
     def release(self, name: str, *, expected_version: str) -> str:
@@ -231,7 +225,7 @@ class AzureMLWorkspace:
         if name.lower() in BUILTIN_DATASTORES:
             raise BackendError(f"{name} is a built-in datastore and cannot be changed", datastore=name)
         with self._translate(name):
-            current = self._check_unchanged(name, expected_version, gone="it is no longer registered")
+            current = self._check_unchanged(name, expected_version, gone=NO_LONGER_REGISTERED)
             properties = {k: v for k, v in (current.get("properties") or {}).items() if k != "isDefault"}
             properties["tags"] = split_tags(properties.get("tags"))[0]
             credentials = dict(properties.get("credentials") or {"credentialsType": "None"})
@@ -269,19 +263,13 @@ class AzureMLWorkspace:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _check_unchanged(
-        self, name: str, expected: str, *, gone: str = "it was deleted after the plan was made"
-    ) -> dict[str, Any]:
+    def _check_unchanged(self, name: str, expected: str, *, gone: str = DELETED_AFTER_PLAN) -> dict[str, Any]:
+        """GET the datastore and compare ``lastModifiedAt`` with the plan's (ARM has no If-Match)."""
         current = self._client.get(name)
-        if current is None:
-            raise ChangedSincePlanError(f"{name} changed since plan: {gone}", datastore=name)
-        version = str((current.get("systemData") or {}).get("lastModifiedAt") or "")
-        if version != expected:
-            raise ChangedSincePlanError(
-                f"{name} changed since plan: it was modified after the plan was made "
-                f"(last modified {version or 'at an unknown time'}; the plan saw {expected or 'no time'})",
-                datastore=name,
-            )
+        version = None if current is None else str((current.get("systemData") or {}).get("lastModifiedAt") or "")
+        detail = f" (last modified {version or 'at an unknown time'}; the plan saw {expected or 'no time'})"
+        check_unchanged(name, expected, version, gone=gone, detail=detail)
+        assert current is not None
         return current
 
     @contextmanager
@@ -293,3 +281,7 @@ class AzureMLWorkspace:
             yield
         except (ArmResponseError, AzureError) as exc:
             raise backend_error(exc, self._target, datastore=datastore) from None
+
+
+def _is_default(resource: dict[str, Any]) -> bool:
+    return (resource.get("properties") or {}).get("isDefault") is True
