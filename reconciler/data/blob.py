@@ -1,0 +1,213 @@
+"""Blob containers (``azure_blob``) and ADLS Gen2 filesystems through their blob endpoint.
+
+Uploads: a file up to one block is one Put Blob (atomic); a larger one is staged as blocks in
+parallel and becomes visible only when the block list is committed, with the MD5 computed while the
+blocks were read. Without ``overwrite`` the write carries ``If-None-Match: *``, so a blob that
+appeared after the listing is a conflict, never overwritten. Downloads: ranged GETs in parallel,
+each pinned to the listed ETag so a blob replaced mid-download fails instead of mixing versions.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import hashlib
+import mimetypes
+import os
+import secrets
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from reconciler.data.chunks import CHUNK_SIZE, ChunkPool, gather
+from reconciler.data.store import Cancelled, ConflictError, OnBytes, RemoteDirectory, RemoteFile
+
+#: Azure's limit on blocks per blob; larger files get larger blocks.
+MAX_BLOCKS = 50_000
+#: Listing page size (the service maximum).
+PAGE_SIZE = 5000
+
+
+def content_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def block_size_for(size: int) -> int:
+    """4 MiB, or just enough that the file fits in Azure's 50,000 blocks."""
+    return max(CHUNK_SIZE, -(-size // MAX_BLOCKS))
+
+
+class BlobStore:
+    """One container; ``hierarchical`` (ADLS Gen2) skips the directory marker blobs in listings."""
+
+    listing_has_md5 = True
+
+    def __init__(self, container: Any, pool: ChunkPool, *, hierarchical: bool = False) -> None:
+        self._container = container
+        self._pool = pool
+        self._hierarchical = hierarchical
+
+    # ------------------------------------------------------------------ reading
+
+    def list(self, prefix: str, *, recursive: bool) -> Iterator[RemoteFile | RemoteDirectory]:
+        from azure.storage.blob import BlobPrefix
+
+        include = ["metadata"] if self._hierarchical else None
+        start = prefix or None
+        if recursive:
+            items: Any = self._container.list_blobs(name_starts_with=start, include=include, results_per_page=PAGE_SIZE)
+        else:
+            items = self._container.walk_blobs(name_starts_with=start, include=include, delimiter="/")
+        for item in items:
+            if isinstance(item, BlobPrefix):
+                yield RemoteDirectory(item.name)
+            elif self._is_directory(item):
+                if not recursive:
+                    yield RemoteDirectory(item.name.rstrip("/") + "/")
+            else:
+                yield _remote(item)
+
+    def get(self, name: str) -> RemoteFile | None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            props = self._container.get_blob_client(name).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        return None if self._is_directory(props) else _remote(props)
+
+    def _is_directory(self, props: Any) -> bool:
+        metadata = props.metadata or {}
+        return bool(props.name.endswith("/") or str(metadata.get("hdi_isfolder", "")).lower() == "true")
+
+    # ------------------------------------------------------------------ writing
+
+    def upload(
+        self,
+        source: Path,
+        name: str,
+        size: int,
+        *,
+        overwrite: bool,
+        on_bytes: OnBytes,
+        cancel: threading.Event,
+    ) -> bytes:
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+        from azure.storage.blob import BlobBlock, ContentSettings
+
+        blob = self._container.get_blob_client(name)
+        conditions: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
+        block = block_size_for(size)
+        try:
+            if size <= block:
+                self._pool.budget.acquire(size, cancel)
+                try:
+                    data = _read_exactly(source, size)
+                    md5 = hashlib.md5(data, usedforsecurity=False).digest()
+                    settings = ContentSettings(content_type=content_type(name), content_md5=bytearray(md5))
+                    blob.upload_blob(
+                        data, length=size, overwrite=overwrite, content_settings=settings, max_concurrency=1
+                    )
+                finally:
+                    self._pool.budget.release(size)
+                on_bytes(size)
+                return md5
+            md5, ids = self._stage_blocks(blob, source, size, block, on_bytes, cancel)
+            settings = ContentSettings(content_type=content_type(name), content_md5=bytearray(md5))
+            blob.commit_block_list([BlobBlock(block_id=i) for i in ids], content_settings=settings, **conditions)
+            return md5
+        except (ResourceExistsError, ResourceModifiedError):
+            raise ConflictError(f"{name} appeared at the destination during the upload") from None
+
+    def _stage_blocks(
+        self, blob: Any, source: Path, size: int, block: int, on_bytes: OnBytes, cancel: threading.Event
+    ) -> tuple[bytes, Sequence[str]]:
+        """Read the file once, in order, hashing it; stage its blocks in parallel within the memory budget."""
+        attempt = secrets.token_hex(6)  # blocks left by an interrupted attempt are never mixed in
+        digest = hashlib.md5(usedforsecurity=False)
+        failed = threading.Event()
+        futures: builtins.list[Future[None]] = []
+        ids: builtins.list[str] = []
+        with open(source, "rb") as handle:
+            for index, offset in enumerate(range(0, size, block)):
+                if cancel.is_set() or failed.is_set():
+                    break
+                length = min(block, size - offset)
+                self._pool.budget.acquire(length, cancel)
+                try:
+                    data = handle.read(length)
+                    if len(data) != length:
+                        raise OSError(f"{source} changed while it was read")
+                except BaseException:
+                    self._pool.budget.release(length)
+                    raise
+                digest.update(data)
+                block_id = base64.b64encode(f"{attempt}-{index:06d}".encode()).decode()
+                ids.append(block_id)
+                futures.append(self._pool.submit_held(length, partial(_stage, blob, block_id, data, on_bytes), failed))
+        gather(futures)
+        if cancel.is_set() or len(ids) * block < size:
+            raise Cancelled
+        return digest.digest(), ids
+
+    def download(self, remote: RemoteFile, fd: int, *, on_bytes: OnBytes, cancel: threading.Event) -> None:
+        from azure.core import MatchConditions
+
+        blob = self._container.get_blob_client(remote.name)
+        conditions: dict[str, Any] = (
+            {"etag": remote.etag, "match_condition": MatchConditions.IfNotModified} if remote.etag else {}
+        )
+        if remote.size == 0:
+            return
+        failed = threading.Event()
+        futures = []
+        for offset in range(0, remote.size, CHUNK_SIZE):
+            if cancel.is_set() or failed.is_set():
+                break
+            length = min(CHUNK_SIZE, remote.size - offset)
+            self._pool.budget.acquire(length, cancel)
+            job = partial(_fetch, blob, fd, offset, length, conditions, on_bytes)
+            futures.append(self._pool.submit_held(length, job, failed))
+        gather(futures)
+        if cancel.is_set() or len(futures) * CHUNK_SIZE < remote.size:
+            raise Cancelled
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def _stage(blob: Any, block_id: str, data: bytes, on_bytes: OnBytes) -> None:
+    blob.stage_block(block_id, data, length=len(data))
+    on_bytes(len(data))
+
+
+def _fetch(blob: Any, fd: int, offset: int, length: int, conditions: dict[str, Any], on_bytes: OnBytes) -> None:
+    data = blob.download_blob(offset=offset, length=length, max_concurrency=1, **conditions).readall()
+    if len(data) != length:
+        raise OSError(f"expected {length} bytes at offset {offset}, received {len(data)}")
+    os.pwrite(fd, data, offset)
+    on_bytes(length)
+
+
+def _read_exactly(source: Path, size: int) -> bytes:
+    with open(source, "rb") as handle:
+        data = handle.read(size + 1)
+    if len(data) != size:
+        raise OSError(f"{source} changed while it was read")
+    return data
+
+
+def _remote(props: Any) -> RemoteFile:
+    settings = props.content_settings
+    md5 = getattr(settings, "content_md5", None) if settings is not None else None
+    return RemoteFile(
+        name=props.name,
+        size=int(props.size or 0),
+        md5=bytes(md5) if md5 else None,
+        last_modified=props.last_modified,
+        etag=props.etag,
+    )

@@ -1,0 +1,114 @@
+"""Chunked, parallel I/O with a bound on memory: one pool of chunk workers and a byte budget.
+
+A large file moves as blocks (uploads) or ranges (downloads) through the shared chunk pool; every
+block held in memory is counted against one budget, so the peak stays near the budget whatever the
+file sizes and the ``--concurrency`` are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from reconciler.data.store import Cancelled
+
+T = TypeVar("T")
+
+MiB = 1024 * 1024
+#: Block (upload) and range (download) size; the SDKs' own default.
+CHUNK_SIZE = 4 * MiB
+#: Bytes of file data held in memory at once, across all workers.
+MEMORY_BUDGET = 96 * MiB
+#: Reading a file to hash it.
+READ_SIZE = 1 * MiB
+
+
+class ByteBudget:
+    """A counting semaphore in bytes; a request larger than the budget waits until it is alone."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, amount: int, cancel: threading.Event) -> None:
+        with self._cond:
+            while self._used and self._used + amount > self.limit:
+                if cancel.is_set():
+                    raise Cancelled
+                self._cond.wait(0.2)
+            self._used += amount
+
+    def release(self, amount: int) -> None:
+        with self._cond:
+            self._used -= amount
+            self._cond.notify_all()
+
+
+class ChunkPool:
+    """The chunk workers and the memory budget shared by every file of a run."""
+
+    def __init__(self, concurrency: int, budget: int = MEMORY_BUDGET) -> None:
+        self.concurrency = concurrency
+        self.budget = ByteBudget(budget)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chunk")
+
+    def submit_held(self, amount: int, job: Callable[[], T], failed: threading.Event) -> Future[T]:
+        """Run ``job``, which holds ``amount`` bytes already acquired from the budget; release them after.
+
+        ``failed`` is set when the job raises, so the file's other chunks stop being queued.
+        """
+
+        def wrap() -> T:
+            try:
+                if failed.is_set():
+                    raise Cancelled
+                return job()
+            except BaseException:
+                failed.set()
+                raise
+            finally:
+                self.budget.release(amount)
+
+        try:
+            return self._pool.submit(wrap)
+        except BaseException:
+            self.budget.release(amount)
+            raise
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def gather(futures: list[Future[T]]) -> list[T]:
+    """Wait for every chunk; raise the first real failure (a chunk's Cancelled only if nothing else failed)."""
+    outcomes = [_outcome(f) for f in futures]
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    for error in errors:
+        if not isinstance(error, Cancelled):
+            raise error
+    if errors:
+        raise errors[0]
+    return [o for o in outcomes if not isinstance(o, BaseException)]
+
+
+def _outcome(future: Future[Any]) -> Any:
+    try:
+        return future.result()
+    except BaseException as exc:  # collected; the caller raises the first real failure
+        return exc
+
+
+def md5_file(path: Path, cancel: threading.Event | None = None) -> bytes:
+    """The file's MD5, read in 1 MiB pieces (never whole into memory)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while piece := handle.read(READ_SIZE):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            digest.update(piece)
+    return digest.digest()

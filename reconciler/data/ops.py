@@ -1,0 +1,182 @@
+"""The data operations as library calls: open a datastore's storage, list, plan and run transfers.
+
+The CLI parses arguments and renders; everything that touches storage or the local disk is here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from reconciler import __version__
+from reconciler.data.chunks import ChunkPool
+from reconciler.data.paths import MAX_FILES, Filters, LocalTree, UnsafeName, download_target, local_tree
+from reconciler.data.resolve import DataTarget
+from reconciler.data.store import RemoteDirectory, RemoteFile, Store
+from reconciler.data.transfer import Task
+from reconciler.data.uri import MAX_PATH_LENGTH, DataUri
+from reconciler.errors import ReconcilerError
+
+log = logging.getLogger(__name__)
+
+#: Seconds to wait for a connection, and for each read of an answer.
+CONNECT_TIMEOUT = 20.0
+READ_TIMEOUT = 120.0
+
+
+class StorageError(ReconcilerError):
+    """Listing or reading the storage failed (the service's reason, one line)."""
+
+
+def describe(exc: BaseException, target: str = "") -> str:
+    """One line for a failed file: the service's code and message, or the OS error."""
+    from azure.core.exceptions import AzureError
+
+    from reconciler.validation.reasons import azure_reason, one_line
+
+    if isinstance(exc, AzureError):
+        return azure_reason(exc, READ_TIMEOUT, target)
+    if isinstance(exc, OSError) and exc.strerror:
+        return one_line(f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror)
+    return one_line(str(exc) or type(exc).__name__)
+
+
+@contextlib.contextmanager
+def storage_errors(action: str, target: DataTarget) -> Iterator[None]:
+    from azure.core.exceptions import AzureError
+
+    try:
+        yield
+    except AzureError as exc:
+        raise StorageError(
+            f"cannot {action} {target.name}: {describe(exc, urlsplit(target.account_url).netloc)}"
+        ) from None
+    except ValueError as exc:  # a credential the SDK cannot sign with
+        raise StorageError(f"cannot {action} {target.name}: the credential cannot be used: {exc}") from None
+
+
+def _session(concurrency: int) -> Any:
+    """A requests session with a connection pool as large as the parallelism (requests' default is 10)."""
+    import requests
+    from urllib3.util.retry import Retry
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(
+        pool_connections=4,
+        pool_maxsize=2 * concurrency + 4,
+        max_retries=Retry(total=False, redirect=False, raise_on_status=False),  # azure-core retries itself
+    )
+    for scheme in ("http://", "https://"):
+        session.mount(scheme, adapter)
+    return session
+
+
+def open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]:
+    """The container, filesystem or share of ``target``, with a client sized for ``concurrency``."""
+    pool = ChunkPool(concurrency)
+    options: dict[str, Any] = {
+        "session": _session(concurrency),
+        "connection_timeout": CONNECT_TIMEOUT,
+        "read_timeout": READ_TIMEOUT,
+        "user_agent": f"reconciler/{__version__} data",
+    }
+    if target.audience:
+        options["audience"] = target.audience
+    if target.service == "file":
+        from azure.storage.fileshare import ShareClient
+
+        from reconciler.data.files import FileShareStore
+
+        if target.credential_kind == "identity":
+            options["token_intent"] = "backup"
+        share = ShareClient(target.account_url, target.container, credential=target.credential, **options)
+        return FileShareStore(share, pool), pool
+    from azure.storage.blob import ContainerClient
+
+    from reconciler.data.blob import BlobStore
+
+    container = ContainerClient(target.account_url, target.container, credential=target.credential, **options)
+    return BlobStore(container, pool, hierarchical=target.type == "azure_data_lake_gen2"), pool
+
+
+def _bounded(items: Iterator[RemoteFile | RemoteDirectory], where: str) -> list[RemoteFile | RemoteDirectory]:
+    out: list[RemoteFile | RemoteDirectory] = []
+    for item in items:
+        out.append(item)
+        if len(out) > MAX_FILES:
+            raise StorageError(f"more than {MAX_FILES:,} entries under {where}; name a narrower path")
+    return out
+
+
+def list_entries(
+    uri: DataUri, target: DataTarget, store: Store, *, recursive: bool
+) -> list[RemoteFile | RemoteDirectory]:
+    """A file's own entry, or what is under the directory (one level, or all with ``recursive``)."""
+    with storage_errors("list", target):
+        if not uri.is_directory:
+            single = store.get(uri.path)
+            if single is not None:
+                return [single]
+        entries = _bounded(store.list(uri.prefix, recursive=recursive), str(uri))
+    if not entries and uri.path:
+        raise StorageError(f"nothing at {uri}")
+    return entries
+
+
+def upload_tasks(
+    source: Path, uri: DataUri, target: DataTarget, store: Store, filters: Filters
+) -> tuple[list[Task], LocalTree]:
+    """One task per local file, each with what the destination holds under that name now."""
+    if not source.exists():
+        raise ReconcilerError(f"{source} does not exist")
+    try:
+        tree = local_tree(source, filters)
+    except OSError as exc:
+        raise ReconcilerError(f"cannot read {source}: {exc.strerror}") from None
+    with storage_errors("list", target):
+        if source.is_file():
+            [local] = tree.files
+            name = uri.prefix + local.rel if uri.is_directory else uri.path
+            return [Task(local.rel, local.path, name, local.size, store.get(name))], tree
+        remote = {
+            item.name: item
+            for item in _bounded(store.list(uri.prefix, recursive=True), str(uri))
+            if isinstance(item, RemoteFile)
+        }
+    tasks = []
+    for local in tree.files:
+        name = uri.prefix + local.rel
+        if len(name) > MAX_PATH_LENGTH:
+            tree.left_out.append((local.rel, f"the destination name is longer than {MAX_PATH_LENGTH} characters"))
+            continue
+        tasks.append(Task(local.rel, local.path, name, local.size, remote.get(name)))
+    return tasks, tree
+
+
+def download_tasks(uri: DataUri, dest: Path, target: DataTarget, store: Store) -> list[Task]:
+    """One task per remote file under the URI (or the one file it names), each with its local path."""
+    with storage_errors("list", target):
+        single = store.get(uri.path) if not uri.is_directory else None
+        if single is not None:
+            base = single.name.rsplit("/", 1)[-1]
+            path = dest / base if dest.is_dir() else dest
+            return [Task(base, path, single.name, single.size, single, root=path.parent)]
+        listing = [i for i in _bounded(store.list(uri.prefix, recursive=True), str(uri)) if isinstance(i, RemoteFile)]
+    if not listing:
+        raise StorageError(f"nothing at {uri}")
+    if dest.exists() and not dest.is_dir():
+        raise ReconcilerError(f"{dest} is a file; downloading a directory needs a directory")
+    tasks = []
+    for remote in listing:
+        rel = remote.name[len(uri.prefix) :]
+        try:
+            path = download_target(dest, rel)
+            refused = ""
+        except UnsafeName as exc:
+            path, refused = dest, f"refused: the name {exc}"
+        tasks.append(Task(rel, path, remote.name, remote.size, remote, root=dest, refused=refused))
+    return tasks
