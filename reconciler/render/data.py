@@ -8,29 +8,15 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from reconciler.data.progress import human_bytes
 from reconciler.data.store import RemoteDirectory, RemoteFile
 from reconciler.data.transfer import Outcome, Summary
+from reconciler.render.escape import json_text, message
+from reconciler.render.escape import text as escape
 from reconciler.render.text import Line
-
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
-
-
-def escape(text: str) -> str:
-    """One printable line: control characters, line separators and backslashes as escapes."""
-    return _UNSAFE.sub(_escaped, text)
-
-
-def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    if char == "\\":
-        return "\\\\"
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def render_listing_text(entries: Sequence[RemoteFile | RemoteDirectory]) -> list[Line]:
@@ -59,7 +45,10 @@ def render_listing_json(uri: str, datastore: str, entries: Sequence[RemoteFile |
                     "content_md5": base64.b64encode(entry.md5).decode() if entry.md5 else None,
                 }
             )
-    return json.dumps({"uri": uri, "datastore": datastore, "entries": items}, indent=2) + "\n"
+    return (
+        json_text(json.dumps({"uri": uri, "datastore": datastore, "entries": items}, indent=2, ensure_ascii=False))
+        + "\n"
+    )
 
 
 _VERBS = {"upload": ("Uploaded", "upload"), "download": ("Downloaded", "download")}
@@ -75,9 +64,9 @@ def render_summary(summary: Summary, left_out: Sequence[tuple[str, str]] = ()) -
     for name, reason in left_out:
         lines.append(Line(f"  left out  {escape(name)}: {reason}", "yellow"))
     for result in sorted(summary.of(Outcome.CONFLICT), key=lambda r: r.task.name):
-        lines.append(Line(f"  conflict  {escape(result.task.name)}: {escape(result.message)}", "yellow"))
+        lines.append(Line(f"  conflict  {escape(result.task.name)}: {message(result.message)}", "yellow"))
     for result in sorted(summary.of(Outcome.FAILED), key=lambda r: r.task.name):
-        lines.append(Line(f"  failed    {escape(result.task.name)}: {escape(result.message)}", "red"))
+        lines.append(Line(f"  failed    {escape(result.task.name)}: {message(result.message)}", "red"))
     moved = summary.of(Outcome.TRANSFERRED)
     moved_bytes = summary.bytes_of(Outcome.TRANSFERRED)
     skipped = summary.of(Outcome.SKIPPED)

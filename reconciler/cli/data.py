@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from reconciler.cli import _FILES, _WORKSPACE, EXIT_ERROR, EXIT_OK, _console, _global_options, _resolver
+from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, WORKSPACE, cli, console_of, global_options, resolver
 
 EXIT_INTERRUPTED = 130
 
@@ -29,7 +29,7 @@ _OVERWRITE = click.option("--overwrite", is_flag=True, help="Replace destination
 _DRY_RUN = click.option("--dry-run", is_flag=True, help="Show what would be transferred; change nothing.")
 
 
-@click.group()
+@cli.group()
 def data() -> None:
     """List, upload and download files on a datastore's storage (azureml://datastores/NAME/paths/PATH)."""
 
@@ -43,19 +43,19 @@ def _open(
 
     uri = parse_data_uri(uri_text)
     target = resolve_target(
-        uri, files=files, workspace_option=workspace, resolver=_resolver(), allowed=allowed_endpoints(allow)
+        uri, files=files, workspace_option=workspace, resolver=resolver(), allowed=allowed_endpoints(allow)
     )
     store, pool = open_store(target, concurrency)
     return uri, target, store, pool
 
 
 @data.command("ls")
-@_global_options
+@global_options
 @click.argument("uri")
 @click.option("--recursive", "-r", is_flag=True, help="Everything below the path, not one level.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_FILES
-@_WORKSPACE
+@FILES
+@WORKSPACE
 @_ALLOW
 @click.pass_context
 def ls(
@@ -77,7 +77,7 @@ def ls(
     finally:
         store.close()
         pool.close()
-    console = _console(ctx)
+    console = console_of(ctx)
     if fmt == "json":
         console.raw(render_listing_json(uri, target.name, entries))
     else:
@@ -86,7 +86,7 @@ def ls(
 
 
 @data.command()
-@_global_options
+@global_options
 @click.argument("local_path", metavar="LOCAL_PATH")
 @click.argument("uri")
 @click.option("--include", multiple=True, metavar="GLOB", help="Only files matching; repeatable.")
@@ -94,8 +94,8 @@ def ls(
 @_OVERWRITE
 @_DRY_RUN
 @_CONCURRENCY
-@_FILES
-@_WORKSPACE
+@FILES
+@WORKSPACE
 @_ALLOW
 @click.pass_context
 def upload(
@@ -130,19 +130,19 @@ def upload(
             store.close()
             pool.close()
     except KeyboardInterrupt:
-        _console(ctx).line("Interrupted before anything was transferred.", err=True)
+        console_of(ctx).line("Interrupted before anything was transferred.", err=True)
         return EXIT_INTERRUPTED
 
 
 @data.command()
-@_global_options
+@global_options
 @click.argument("uri")
 @click.argument("local_path", metavar="LOCAL_PATH")
 @_OVERWRITE
 @_DRY_RUN
 @_CONCURRENCY
-@_FILES
-@_WORKSPACE
+@FILES
+@WORKSPACE
 @_ALLOW
 @click.pass_context
 def download(
@@ -172,7 +172,7 @@ def download(
             store.close()
             pool.close()
     except KeyboardInterrupt:
-        _console(ctx).line("Interrupted before anything was transferred.", err=True)
+        console_of(ctx).line("Interrupted before anything was transferred.", err=True)
         return EXIT_INTERRUPTED
 
 
@@ -193,7 +193,7 @@ def _transfer(
     from reconciler.data.transfer import Engine, Options
     from reconciler.render.data import render_summary
 
-    console = _console(ctx)
+    console = console_of(ctx)
     netloc = urlsplit(target.account_url).netloc
     engine = Engine(
         store,
