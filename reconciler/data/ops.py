@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 20.0
 READ_TIMEOUT = 120.0
 #: Three retries after about 0.5, 2.5 and 4.5 seconds (the SDKs' default waits 15 s, then 18, then 24).
-RETRY = {"initial_backoff": 0.5, "increment_base": 2, "retry_total": 3, "random_jitter_range": 0.5}
+RETRY: dict[str, Any] = {"initial_backoff": 0.5, "increment_base": 2, "retry_total": 3, "random_jitter_range": 0.5}
 
 
 class StorageError(ReconcilerError):

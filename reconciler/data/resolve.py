@@ -117,7 +117,6 @@ def resolve_target(
 
 def _declared(entry: Any, owner: str, resolver: Any) -> DesiredDatastore:
     """A declared datastore with its own secret references resolved (the others are left alone)."""
-    from reconciler.desired import settings_of
     from reconciler.secrets.resolve import SecretRequest
 
     model = entry.model
@@ -133,7 +132,7 @@ def _declared(entry: Any, owner: str, resolver: Any) -> DesiredDatastore:
     return DesiredDatastore(
         name=model.name,
         type=model.TYPE,
-        settings=settings_of(model, owner),
+        settings=model.settings(owner),
         secrets={path: resolution.values[path] for path in refs},
     )
 
