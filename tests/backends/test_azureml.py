@@ -355,7 +355,7 @@ def test_persistent_server_errors_are_retryable_backend_errors(fake_arm: FakeArm
     assert failed.value.retryable
     assert str(failed.value) == (
         "listing the datastores failed: Azure Resource Manager answered HTTP 500 (InternalServerError: Injected "
-        "fault: HTTP 500.) and kept failing after retries; try again later"
+        "fault: HTTP 500.) and kept failing after 4 attempts; try again later"
     )
     assert fake_arm.count("GET") == 4
     fake_arm.faults.clear()
@@ -376,7 +376,7 @@ def test_unreachable_endpoint(tls: Any) -> None:
         ws.snapshot()
     assert failed.value.retryable
     assert str(failed.value).startswith(
-        "could not connect to Azure Resource Manager at https://127.0.0.1:9 after retrying"
+        "could not connect to Azure Resource Manager at https://127.0.0.1:9 after 4 attempts"
     )
 
 
@@ -458,7 +458,15 @@ def test_configuration_from_the_environment() -> None:
         0.05,
         2,
     )
+    assert (default.server_error_attempts, default.server_error_seconds) == (4, 30.0)
+    bounded = ArmConfig.from_env(
+        {"RECONCILER_ARM_SERVER_ERROR_ATTEMPTS": "2", "RECONCILER_ARM_SERVER_ERROR_SECONDS": "7.5"}
+    )
+    assert (bounded.server_error_attempts, bounded.server_error_seconds) == (2, 7.5)
+    assert ArmConfig.from_env({"RECONCILER_ARM_SERVER_ERROR_ATTEMPTS": "0"}).server_error_attempts == 1
     for bad, message in (
+        ({"RECONCILER_ARM_SERVER_ERROR_ATTEMPTS": "many"}, "is not a whole number"),
+        ({"RECONCILER_ARM_SERVER_ERROR_SECONDS": "-3"}, "must not be negative"),
         ({"RECONCILER_AZURE_CLOUD": "Mars"}, "is not a known Azure cloud"),
         ({"RECONCILER_ARM_ENDPOINT": "http://insecure"}, "must be an https:// URL"),
         ({"RECONCILER_ARM_RETRY_BACKOFF": "fast"}, "is not a number"),

@@ -127,7 +127,7 @@ def test_canaries_never_appear_on_success_or_failure(project: ArmProject) -> Non
     arm.faults.clear()
     arm.faults.add(status=500, method="PUT", times=100)
     failing = step("apply", "--auto-approve", code=1, env={"CANARY": CANARY_NEXT, "RECONCILER_ARM_RETRY_TOTAL": "1"})
-    assert "kept failing after retries" in failing
+    assert "kept failing after 2 attempts" in failing
     arm.faults.clear()
 
     arm.list_secrets_forbidden = True

@@ -135,7 +135,7 @@ def test_apply_fails_cleanly_under_persistent_faults_then_a_rerun_converges(arm:
     (failed,) = report.with_status(Status.FAILED)
     assert failed.message == (
         "registering blocked failed: Azure Resource Manager answered HTTP 503 (ServiceUnavailable: Injected fault: "
-        "HTTP 503.) and kept failing after retries; try again later"
+        "HTTP 503.) and kept failing after 3 attempts; try again later"
     )
     (skipped,) = report.with_status(Status.NOT_APPLIED)
     assert skipped.message == "not applied: an earlier write failed"
@@ -160,7 +160,7 @@ def test_dropped_connections_that_never_recover_fail_the_write_cleanly(arm: Fake
     report = _apply(ws, [_keyed("unlucky")])
     (failed,) = report.with_status(Status.FAILED)
     assert failed.message.startswith(f"unlucky: lost the connection to Azure Resource Manager at {arm.url}")
-    assert "after retrying" in failed.message and "k1-unlucky" not in failed.message
+    assert "after 3 attempts" in failed.message and "k1-unlucky" not in failed.message
     arm.faults.clear()
     assert _apply(ws, [_keyed("unlucky")]).ok
 
@@ -189,6 +189,47 @@ def test_throttling_with_retry_after_is_waited_out(arm: FakeArm) -> None:
     arm.faults.add(status=429, retry_after=0.3, method="PUT")
     report = _apply(ws, [_keyed("patient")])
     assert report.ok and report.final()[0].seconds >= 0.3
+
+
+def test_a_persistent_server_error_stops_at_the_attempt_cap_and_says_how_often_it_tried(arm: FakeArm) -> None:
+    ws, remote = open_arm(arm, "capped", server_error_attempts=3)
+    assert remote is not None
+    arm.faults.add(status=500, method="PUT", path_regex=r"/broken$", times=100)
+    report = _apply(ws, [_keyed("broken"), _keyed("healthy")])
+    assert _outcome(report) == {"broken": ("create", Status.FAILED), "healthy": ("create", Status.APPLIED)}
+    (failed,) = report.with_status(Status.FAILED)
+    assert failed.message == (
+        "registering broken failed: Azure Resource Manager answered HTTP 500 (InternalServerError: Injected fault: "
+        "HTTP 500.) and kept failing after 3 attempts; try again later"
+    )
+    assert arm.count("PUT", r"/broken$") == 3, "retry_status (6) is not what bounds a server error"
+
+
+def test_the_default_bound_for_a_server_error_is_four_attempts(arm: FakeArm) -> None:
+    ws, _ = open_arm(arm, "default-cap")
+    arm.faults.add(status=502, method="PUT", times=100)
+    (failed,) = _apply(ws, [_keyed("stuck")]).with_status(Status.FAILED)
+    assert "answered HTTP 502" in failed.message and failed.message.endswith("after 4 attempts; try again later")
+    assert arm.count("PUT") == 4
+
+
+def test_a_persistent_server_error_stops_at_the_time_cap(arm: FakeArm) -> None:
+    ws, _ = open_arm(arm, "time-capped", server_error_attempts=50, server_error_seconds=0.5)
+    arm.faults.add(status=500, retry_after=0.2, method="PUT", times=100)
+    report = _apply(ws, [_keyed("slow")])
+    (failed,) = report.with_status(Status.FAILED)
+    assert failed.seconds < 1.0, "no retry starts after the time cap"
+    assert 2 <= arm.count("PUT") <= 3
+    assert f"after {arm.count('PUT')} attempts" in failed.message
+
+
+def test_throttling_and_unavailable_are_waited_out_beyond_the_server_error_cap(arm: FakeArm) -> None:
+    ws, _ = open_arm(arm, "throttled-long", server_error_attempts=2, server_error_seconds=0.1)
+    arm.faults.add(status=429, retry_after=0.05, method="PUT", times=3)
+    arm.faults.add(status=503, retry_after=0.05, method="PUT", times=2)
+    report = _apply(ws, [_keyed("eventually")])
+    assert report.ok, report.final()
+    assert arm.count("PUT") == 6 and arm.faults.pending() == 0
 
 
 def test_a_persistently_failing_plan_is_one_clean_error(arm: FakeArm) -> None:
@@ -225,7 +266,7 @@ def test_the_cli_reports_a_partial_apply_exactly_and_a_rerun_converges(project: 
         "Apply failed: 1 failed, 1 not applied; 1 created, 0 updated, 0 replaced, 0 deleted, 0 revalidated.",
         "Applied: ok_one (create)",
         "Failed: stuck (create): registering stuck failed: Azure Resource Manager answered HTTP 503 "
-        "(ServiceUnavailable: Injected fault: HTTP 503.) and kept failing after retries; try again later",
+        "(ServiceUnavailable: Injected fault: HTTP 503.) and kept failing after 3 attempts; try again later",
         "Not applied: retired (delete): an earlier write failed",
         "Fix the cause and run apply again; it continues from where this run stopped.",
     ]

@@ -43,6 +43,8 @@ class ArmResponseError(Exception):
     message: str
     method: str
     what: str
+    #: Requests made for this call, retries included.
+    attempts: int = 1
 
     def __str__(self) -> str:
         return f"HTTP {self.status} {self.code}: {self.message}"
@@ -87,10 +89,11 @@ def backend_error(exc: BaseException, target: Target, *, datastore: str | None =
         reason = credential_failure(exc)
         return BackendError(redact(f"cannot authenticate to Azure ({reason}): {AUTH_HINT}"), datastore=datastore)
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-        what = "could not connect to" if isinstance(exc, ServiceRequestError) else "lost the connection to"
+        connect = isinstance(exc, ServiceRequestError) and not dropped_after_sending(exc)
+        what = "could not connect to" if connect else "lost the connection to"
         return BackendError(
             redact(
-                f"{about}{what} Azure Resource Manager at {target.endpoint} after retrying "
+                f"{about}{what} Azure Resource Manager at {target.endpoint} after {_attempts(exc)} "
                 f"({type(exc).__name__}: {_first_line(exc)}); try again later"
             ),
             retryable=True,
@@ -115,9 +118,23 @@ def _from_response(exc: ArmResponseError, target: Target, datastore: str | None)
     if exc.status in RETRYABLE_STATUS:
         return (
             f"{exc.what} failed: Azure Resource Manager answered HTTP {exc.status} ({detail}) "
-            "and kept failing after retries; try again later"
+            f"and kept failing after {_attempts(exc)}; try again later"
         )
     return f"{exc.what} failed: HTTP {exc.status} ({detail})"
+
+
+def dropped_after_sending(exc: BaseException) -> bool:
+    """The connection closed while waiting for the answer (aiohttp reports it as a request error)."""
+    inner = getattr(exc, "inner_exception", None)
+    return type(inner).__name__ in {"ServerDisconnectedError", "ClientPayloadError"}
+
+
+def _attempts(exc: BaseException) -> str:
+    """``3 attempts``: how hard the call was tried (set by the client and its retry policy)."""
+    attempts = getattr(exc, "attempts", None)
+    if not isinstance(attempts, int) or attempts < 1:
+        return "retrying"
+    return "1 attempt" if attempts == 1 else f"{attempts} attempts"
 
 
 def credential_failure(exc: BaseException) -> str:
