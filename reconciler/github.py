@@ -10,7 +10,9 @@ A 403 that is not a rate limit (pull requests from forks get read-only tokens) i
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -320,7 +322,52 @@ def comment_markdown(plan: Any, target: Target, *, key: str, artifact: str | Non
 
 def workflow_message(text: str) -> str:
     """A workflow-command message (``::warning::...``) that cannot end early or start another command."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from reconciler.render.escape import github_data
+
+    return github_data(text)
+
+
+#: GitHub's limit for one step's summary; the markdown plan is far below it, a full file is left alone.
+STEP_SUMMARY_LIMIT = 1024 * 1024
+
+
+def append_step_summary(path: str, markdown: str) -> str | None:
+    """Append to the job summary file the runner created; never create, truncate or replace a file.
+
+    Returns a warning when it could not (the plan itself does not fail for it).
+    """
+    data = ("\n" + markdown).encode("utf-8")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        return f"cannot append the plan to GITHUB_STEP_SUMMARY ({exc.strerror}); the plan is unaffected"
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return "GITHUB_STEP_SUMMARY is not a regular file; the plan was not added to the job summary"
+        if info.st_size + len(data) > STEP_SUMMARY_LIMIT:
+            return "the job summary is full (1 MiB); the plan was not added to it"
+        os.write(fd, data)
+    except OSError as exc:
+        return f"cannot append the plan to GITHUB_STEP_SUMMARY ({exc.strerror}); the plan is unaffected"
+    finally:
+        os.close(fd)
+    return None
+
+
+def summary_pointer(out: str | None, environ: Mapping[str, str]) -> str | None:
+    """Where a shortened job summary's reader finds the full plan: the saved plan, and the run's page."""
+    from reconciler.render.markdown import md_code
+
+    parts = []
+    if out:
+        parts.append(f"the saved plan {md_code(os.path.basename(out), in_table=False)}")
+    server, repository, run_id = (
+        environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
+    )
+    if server.startswith("https://") and re.match(r"^[\w.-]+/[\w.-]+$", repository) and run_id.isdigit():
+        parts.append(f"(artifacts of [this workflow run]({server.rstrip('/')}/{repository}/actions/runs/{run_id}))")
+    return " ".join(parts) or None
 
 
 def read_plan(path: str) -> Any:

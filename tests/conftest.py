@@ -22,7 +22,9 @@ pytest_plugins = ["tests.services.plugin"]
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The caller's environment minus anything that would point reconciler or Azure elsewhere."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RECONCILER_", "AZURE_", "MSI_", "IDENTITY_"))}
+    # GITHUB_*: a test run inside GitHub Actions must not write to the runner's job summary or outputs.
+    ignored = ("RECONCILER_", "AZURE_", "MSI_", "IDENTITY_", "GITHUB_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ignored)}
     env.pop("NO_COLOR", None)
     env["PYTHONPATH"] = str(REPO)
     env.update(extra or {})

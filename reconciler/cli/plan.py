@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -19,6 +20,7 @@ from reconciler.cli.app import (
     resolver,
 )
 from reconciler.console import Console
+from reconciler.errors import ProblemsError
 
 
 @cli.command()
@@ -60,13 +62,20 @@ def plan(
     from reconciler.plan.model import PlanOptions
 
     console = console_of(ctx)
-    run = compute_plan(
-        files,
-        workspace_option=workspace,
-        options=PlanOptions(targets=targets, revalidate=revalidate),
-        resolver=resolver(),
-        policies=policies(policy_file),
-    )
+    try:
+        run = compute_plan(
+            files,
+            workspace_option=workspace,
+            options=PlanOptions(targets=targets, revalidate=revalidate),
+            resolver=resolver(),
+            policies=policies(policy_file),
+        )
+    except ProblemsError as exc:
+        if os.environ.get("GITHUB_ACTIONS") == "true":  # annotations on the offending manifest lines
+            from reconciler.render.problems import render_problems_github
+
+            console.raw(render_problems_github(exc.problems))
+        raise
     from reconciler.validation.checks import CheckOptions, check_error
 
     check_options = CheckOptions(expiry_warning_days=expiry_days, fail_on_expiry=fail_on_expiry)
@@ -76,6 +85,8 @@ def plan(
     finally:
         run.close()
     render_plan(console, run.plan, fmt, probes, checks)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        step_summary(console, run.plan, probes, checks, out)
     if probes.error is not None:
         raise probes.error
     failed = check_error(checks, check_options)
@@ -122,3 +133,17 @@ def probe_run(run: Any) -> Any:
     from reconciler.validation.runner import probe_plan, probe_report
 
     return probe_report(probe_plan(run.plan, run.desired.by_key()))
+
+
+def step_summary(console: Console, plan: Any, probes: Any, checks: Any, out: str | None) -> None:
+    """Append the markdown plan to the job summary GitHub Actions gave (``GITHUB_STEP_SUMMARY``)."""
+    from reconciler.github import append_step_summary, summary_pointer
+    from reconciler.render.machine import render_markdown
+
+    findings = checks.findings if checks is not None else None
+    markdown = render_markdown(
+        plan, probes.json() if probes is not None else None, checks=findings, full_plan=summary_pointer(out, os.environ)
+    )
+    problem = append_step_summary(os.environ["GITHUB_STEP_SUMMARY"], markdown)
+    if problem:
+        console.line(f"Warning: {problem}", "yellow", err=True)
