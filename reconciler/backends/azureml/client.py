@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
@@ -102,6 +103,20 @@ class _AsyncCredential:
         return None
 
 
+def _shutdown(loop: asyncio.AbstractEventLoop, thread: threading.Thread, pipeline: Any) -> None:
+    """Close the session, stop the loop and its thread (a no-op the second time)."""
+    if loop.is_closed() or threading.current_thread() is thread:
+        return
+    try:
+        asyncio.run_coroutine_threadsafe(pipeline.__aexit__(), loop).result(10)
+    except Exception:  # closing is best effort: the process may be exiting
+        log.debug("closing the ARM session failed", exc_info=True)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
 class ArmDatastoreClient:
     """List, Get, CreateOrUpdate, Delete and ListSecrets for one workspace's datastores."""
 
@@ -128,6 +143,9 @@ class ArmDatastoreClient:
         self._thread = threading.Thread(target=self._loop.run_forever, name="arm-io", daemon=True)
         self._thread.start()
         self._pipeline: Any = self._run(self._open())
+        # Closed by close(), or when the client is collected or the interpreter exits, so a client
+        # nobody closed leaves no thread, socket or "unclosed session" warning behind.
+        self._shutdown = weakref.finalize(self, _shutdown, self._loop, self._thread, self._pipeline)
 
     async def _open(self) -> Any:
         """The pipeline; the aiohttp session must be made on the loop that uses it."""
@@ -232,14 +250,7 @@ class ArmDatastoreClient:
         )
 
     def close(self) -> None:
-        if self._loop.is_closed():
-            return
-        try:
-            self._run(self._pipeline.__aexit__())
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop.close()
+        self._shutdown()
 
     # ------------------------------------------------------------------ plumbing
 
