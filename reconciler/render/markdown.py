@@ -345,6 +345,13 @@ def render_markdown(
     text = document(failed_shown, True)
     while _size(text) > budget and _shrink(groups):  # the reserve was not enough: give items back
         text = document(failed_shown, True)
+    if _size(text) > budget:
+        text = document(0, True)
+    if _size(text) > budget:  # a tiny budget: even the skeleton does not fit; cut it at a line
+        pointer = f"\n\n{_pointer(full_plan)}\n"
+        room = max(0, budget - _size(pointer))
+        cut = text.encode("utf-8")[:room].decode("utf-8", "ignore")
+        text = cut[: cut.rfind("\n") + 1] + pointer if _size(pointer) <= budget else ""
     return text
 
 
