@@ -16,6 +16,7 @@ Adding a datastore type: one :class:`DatastoreType` in :data:`TYPES`, an example
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -143,6 +144,19 @@ class DatastoreType:
         return out
 
 
+_URL_ENDPOINT = re.compile(r"^https?://([^/?#\s]+)/?$", re.IGNORECASE)
+
+
+def endpoint_host(value: Any) -> Any:
+    """An ``endpoint`` written as a URL (``https://onelake.dfs.fabric.microsoft.com``, the form azure-ai-ml
+    documents for OneLake) is its host: what reconciler writes and compares, on both sides."""
+    if isinstance(value, str):
+        match = _URL_ENDPOINT.match(value)
+        if match is not None:
+            return match.group(1)
+    return value
+
+
 def credential_settings(credentials: Mapping[str, Any] | None) -> dict[str, Any]:
     """A credentials mapping in settings form: ``type`` first, the kind's fields in order, secrets masked."""
     if not credentials or credentials.get("type", "none") == "none":
@@ -203,13 +217,16 @@ CREDENTIAL_KINDS: dict[str, CredentialKind] = {
 }
 
 
-def _storage(item: Field) -> tuple[Field, ...]:
-    """A storage account's fields around the item (container, share or filesystem) it points at."""
+def _storage(item: Field, protocol: str = "protocol") -> tuple[Field, ...]:
+    """A storage account's fields around the item (container, share or filesystem) it points at.
+
+    ``protocol`` is the value kind: blob also takes ``wasbs``/``wasb``, ADLS Gen2 ``abfss``/``abfs``.
+    """
     return (
         Field("account_name", "storage_account", required=True, create_only=True, location=True),
         item,
         Field("endpoint", "endpoint", default="core.windows.net", create_only=True),
-        Field("protocol", "protocol", default="https", create_only=True),
+        Field("protocol", protocol, default="https", create_only=True),
         Field("service_data_access_auth_identity", "identity", default="none", create_only=True),
         Field("resource_group", "resource_group"),
         Field("subscription_id", "subscription"),
@@ -234,7 +251,7 @@ TYPES: dict[str, DatastoreType] = {
         DatastoreType(
             "azure_blob",
             "A blob container.",
-            _storage(Field("container_name", "container", required=True, create_only=True, location=True)),
+            _storage(Field("container_name", "container", required=True, create_only=True, location=True), "blob_protocol"),
             _KEYED,
             probe="blob",
             model_name="AzureBlobDatastore",
@@ -263,7 +280,7 @@ TYPES: dict[str, DatastoreType] = {
         DatastoreType(
             "azure_data_lake_gen2",
             "An ADLS Gen2 filesystem (hierarchical namespace storage account).",
-            _storage(Field("filesystem", "filesystem", required=True, create_only=True, location=True)),
+            _storage(Field("filesystem", "filesystem", required=True, create_only=True, location=True), "adls_protocol"),
             _PRINCIPALS,
             probe="dfs",
             model_name="AzureDataLakeGen2Datastore",

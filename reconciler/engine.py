@@ -88,11 +88,13 @@ def compute_plan(
     resolver: SecretResolver,
     environ: Mapping[str, str] | None = None,
     policies: Sequence[PolicySource] = (),
+    owner_option: str | None = None,
 ) -> PlanRun:
     """Load and check the input completely (policy included) before opening the workspace; then observe and plan."""
     manifests = load_manifests(
-        manifest_files(files), environ=os.environ if environ is None else environ, policies=policies
+        manifest_files(files), environ=os.environ if environ is None else environ, policies=policies, owner=owner_option
     )
+    _check_cli_v2_workspace(manifests, workspace_option, os.environ if environ is None else environ)
     uri = resolve_workspace_uri(workspace_option, manifests, environ)
     desired = build_desired(manifests, resolver)
     workspace = open_workspace(uri)
@@ -105,6 +107,25 @@ def compute_plan(
     assert plan.recorded is not None
     stamped = plan.recorded.model_copy(update={"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     return PlanRun(manifests, desired, workspace, snapshot, plan.model_copy(update={"recorded": stamped}))
+
+
+def _check_cli_v2_workspace(manifests: ManifestSet, option: str | None, environ: Mapping[str, str]) -> None:
+    """A run of az ml datastore files only must say which workspace: they never name one themselves."""
+    from reconciler.errors import ManifestError, Problem, SourceLocation
+    from reconciler.manifest.load import cli_v2_files
+
+    cli_v2 = cli_v2_files(manifests)
+    if not cli_v2 or option or environ.get(WORKSPACE_ENV) or set(manifests.files) - set(cli_v2):
+        return
+    raise ManifestError(
+        [
+            Problem(
+                "an az ml datastore file does not name a workspace: pass --workspace URI, set "
+                f"{WORKSPACE_ENV}, or add a manifest with 'workspace:' to this run",
+                SourceLocation(cli_v2[0], 1, 1),
+            )
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------- saved plans

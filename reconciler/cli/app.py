@@ -35,6 +35,11 @@ WORKSPACE = click.option(
 )
 
 
+OWNER = click.option(
+    "--owner",
+    metavar="OWNER",
+    help="Owner of the datastores in az ml datastore files (when no manifest of the run sets owner:).",
+)
 POLICY = click.option(
     "--policy",
     "policy_file",

@@ -11,6 +11,7 @@ from reconciler.cli.app import (
     EXIT_ERROR,
     EXIT_OK,
     FILES,
+    OWNER,
     WORKSPACE,
     blank,
     cli,
@@ -41,6 +42,7 @@ from reconciler.errors import ApplyRefusedError, ReconcilerError
 @click.option(
     "--target", "targets", multiple=True, metavar="NAME", help="Only apply this datastore's changes; repeatable."
 )
+@OWNER
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -51,6 +53,7 @@ def apply(
     parallelism: int,
     fmt: str,
     targets: tuple[str, ...],
+    owner: str | None,
 ) -> int:
     """Make the workspace match the manifests (or apply a saved plan exactly)."""
     from reconciler.engine import compute_plan, read_plan_file, verify_saved_plan
@@ -72,9 +75,10 @@ def apply(
         files = saved.recorded.manifests
         workspace = saved.workspace
         options = saved.recorded.options
+        owner = owner or saved.recorded.owner
     else:
         options = PlanOptions(targets=targets)
-    run = compute_plan(files, workspace_option=workspace, options=options, resolver=resolver())
+    run = compute_plan(files, workspace_option=workspace, options=options, resolver=resolver(), owner_option=owner)
     try:
         if saved is not None:
             verify_saved_plan(saved, run)

@@ -11,6 +11,7 @@ from reconciler.cli.app import (
     EXIT_CHANGES,
     EXIT_OK,
     FILES,
+    OWNER,
     POLICY,
     WORKSPACE,
     cli,
@@ -43,6 +44,7 @@ from reconciler.errors import ProblemsError
     help="Warn about SAS tokens, Key Vault secrets and certificates expiring within DAYS.",
 )
 @click.option("--fail-on-expiry", is_flag=True, help="Exit 1 when anything expires within --expiry-warning days.")
+@OWNER
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -56,6 +58,7 @@ def plan(
     policy_file: str | None,
     expiry_days: int,
     fail_on_expiry: bool,
+    owner: str | None,
 ) -> int:
     """Show what apply would change in the workspace."""
     from reconciler.engine import compute_plan, write_plan_file
@@ -69,6 +72,7 @@ def plan(
             options=PlanOptions(targets=targets, revalidate=revalidate),
             resolver=resolver(),
             policies=policies(policy_file),
+            owner_option=owner,
         )
     except ProblemsError as exc:
         if os.environ.get("GITHUB_ACTIONS") == "true":  # annotations on the offending manifest lines

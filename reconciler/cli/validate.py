@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, POLICY, cli, console_of, global_options, policies
+from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, OWNER, POLICY, cli, console_of, global_options, policies
 
 
 @cli.command()
@@ -19,8 +19,9 @@ from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, POLICY, cli, console_
     help="github: workflow-command annotations on the offending lines of a pull request.",
 )
 @POLICY
+@OWNER
 @click.pass_context
-def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: str | None) -> int:
+def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: str | None, owner: str | None) -> int:
     """Check manifests offline: schema, names, references, policy. No network, no workspace."""
     from reconciler.engine import manifest_files
     from reconciler.errors import ManifestError
@@ -29,7 +30,7 @@ def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: 
 
     console = console_of(ctx)
     try:
-        manifests = load_manifests(manifest_files(files), policies=policies(policy_file))
+        manifests = load_manifests(manifest_files(files), policies=policies(policy_file), owner=owner)
     except ManifestError as exc:
         if fmt == "text":
             raise

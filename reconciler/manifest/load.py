@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from reconciler.errors import ManifestError, Problem, SourceLocation
+from reconciler.manifest.cliv2 import CliV2Document, as_manifest, env_reference, is_cli_v2, own_field
 from reconciler.manifest.messages import problems_from_validation
 from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
@@ -49,6 +50,8 @@ class DeclaredDatastore:
         return self.doc.locate(self.path(*parts))
 
     def field_name(self, dotted: str) -> str:
+        if isinstance(self.doc, CliV2Document):
+            return dotted
         return render_path(self.path(*dotted.split(".")))
 
 
@@ -81,10 +84,40 @@ class ManifestSet:
     removed: tuple[RemovedEntry, ...] = ()
 
 
-def read_files(paths: Sequence[str]) -> tuple[list[tuple[str, bytes]], list[Problem]]:
-    """Read each file; a missing, unreadable or repeated file is a problem, not an exception."""
-    contents: list[tuple[str, bytes]] = []
+#: Files ``-f DIR`` reads at most (an input size bound).
+MAX_DIRECTORY_FILES = 1000
+
+
+def expand_directories(paths: Sequence[str]) -> tuple[list[str], list[Problem]]:
+    """``-f DIR``: every ``*.yml`` / ``*.yaml`` regular file in it, sorted, not recursive."""
+    out: list[str] = []
     problems: list[Problem] = []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        try:
+            names = sorted(
+                entry.name
+                for entry in os.scandir(path)
+                if entry.name.endswith((".yml", ".yaml")) and entry.is_file(follow_symlinks=False)
+            )
+        except OSError as exc:
+            problems.append(Problem(f"{path}: cannot list the directory: {exc.strerror}"))
+            continue
+        if not names:
+            problems.append(Problem(f"{path}: directory has no *.yml or *.yaml files (subdirectories are not read)"))
+        elif len(names) > MAX_DIRECTORY_FILES:
+            problems.append(Problem(f"{path}: more than {MAX_DIRECTORY_FILES} YAML files; split the directory"))
+        else:
+            out.extend(os.path.join(path, name) for name in names)
+    return out, problems
+
+
+def read_files(paths: Sequence[str]) -> tuple[list[tuple[str, bytes]], list[Problem]]:
+    """Read each file (a directory gives its YAML files); a missing, unreadable or repeated file is a problem."""
+    contents: list[tuple[str, bytes]] = []
+    paths, problems = expand_directories(paths)
     given: dict[str, str] = {}
     for path in paths:
         real = os.path.realpath(path)
@@ -152,13 +185,42 @@ def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, Manifest | None, l
             None,
             [Problem("a manifest must be a mapping with 'version' and 'datastores'", doc.locate(()))],
         )
+    if is_cli_v2(doc.data):
+        doc = as_manifest(doc)
+        problems = [Problem(p.message, p.location, own_field(p.field)) for p in problems]
     try:
         manifest = Manifest.model_validate(doc.data)
     except ValidationError as exc:
         # A value the YAML reader already rejected (a recursive alias, a bad tag) is not reported twice.
         yaml_fields = [p.field for p in problems if p.field]
-        return doc, None, problems + [p for p in problems_from_validation(exc, doc) if not _under(p, yaml_fields)]
+        found = [_suggest_reference(p, doc) for p in problems_from_validation(exc, doc)]
+        if isinstance(doc, CliV2Document):
+            found = [Problem(p.message, p.location, own_field(p.field)) for p in found]
+        return doc, None, problems + [p for p in found if not _under(p, yaml_fields)]
     return doc, manifest, problems
+
+
+_LITERAL = re.compile(r"^datastores\[(\d+)\]\.credentials\.(\w+)$")
+
+
+def _suggest_reference(problem: Problem, doc: YamlDocument) -> Problem:
+    """A literal secret's message names the exact reference to write instead (never the value)."""
+    match = _LITERAL.match(problem.field or "")
+    if match is None or not problem.message.startswith("literal secrets are not allowed"):
+        return problem
+    entries = doc.data.get("datastores") if isinstance(doc.data, dict) else None
+    index = int(match.group(1))
+    entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    if not isinstance(name, str) or not re.fullmatch(NAME_PATTERN, name):
+        return problem
+    reference = env_reference(name, match.group(2))
+    return Problem(
+        f"literal secrets are not allowed; write {reference} instead and set that variable "
+        "(or use ${file:PATH} or ${keyvault:VAULT/SECRET})",
+        problem.location,
+        problem.field,
+    )
 
 
 def load_manifests(
@@ -166,6 +228,7 @@ def load_manifests(
     *,
     environ: Mapping[str, str] | None = None,
     policies: Sequence[PolicySource] = (),
+    owner: str | None = None,
 ) -> ManifestSet:
     """Parse, validate and cross-check every file; raise one :class:`ManifestError` listing all problems.
 
@@ -184,6 +247,7 @@ def load_manifests(
             parsed.append((doc, manifest))
     rejected = _check_names(docs, problems)
     result = _merge(parsed, rejected, problems, digest_of(contents))
+    result = _owner_for_cli_v2(result, docs, parsed, owner, problems)
     problems.extend(_local_secret_problems(result.datastores, environ))
     declared_policies = [*policies, *_manifest_policies(parsed)]
     if declared_policies:
@@ -194,6 +258,38 @@ def load_manifests(
     if problems:
         raise ManifestError(problems)
     return result
+
+
+def _owner_for_cli_v2(
+    result: ManifestSet,
+    docs: Sequence[YamlDocument],
+    parsed: Sequence[tuple[YamlDocument, Manifest]],
+    option: str | None,
+    problems: list[Problem],
+) -> ManifestSet:
+    """CLI v2 files have no owner: it comes from a manifest of the run or from ``--owner``."""
+    declared = next((m.owner for _, m in parsed if "owner" in m.model_fields_set), None)
+    if option is not None:
+        if declared is not None and declared != option:
+            problems.append(Problem(f"--owner {option} differs from the manifests' owner {declared}; give one owner"))
+            return result
+        return dataclasses.replace(result, owner=option)
+    if declared is None:
+        for doc in docs:
+            if isinstance(doc, CliV2Document):
+                problems.append(
+                    Problem(
+                        "an az ml datastore file has no owner: add a manifest with 'owner:' to this run "
+                        "(-f datastores.yaml) or pass --owner NAME",
+                        doc.locate(("datastores", 0, "name")),
+                    )
+                )
+    return result
+
+
+def cli_v2_files(manifests: ManifestSet) -> list[str]:
+    """The CLI v2 files among the run's inputs (their workspace must come from elsewhere)."""
+    return sorted({d.file for d in manifests.datastores if isinstance(d.doc, CliV2Document)})
 
 
 def _manifest_policies(parsed: Sequence[tuple[YamlDocument, Manifest]]) -> list[PolicySource]:

@@ -35,6 +35,7 @@ from reconciler.catalog import (
     CredentialKind,
     DatastoreType,
     credential_settings,
+    endpoint_host,
 )
 from reconciler.errors import WorkspaceUriError
 from reconciler.manifest.policy import Policy
@@ -67,8 +68,15 @@ ContainerName = Annotated[
 ]
 ShareName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63), _SINGLE_LINE]
 FilesystemName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63), _SINGLE_LINE]
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 Endpoint = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$"), _SINGLE_LINE
+    str,
+    BeforeValidator(endpoint_host),
+    StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$", max_length=253),
+    _SINGLE_LINE,
 ]
 ServerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"), _SINGLE_LINE]
 DatabaseName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -83,7 +91,10 @@ HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s/$.?#][^\s]*$
 ResourceGroup = Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$"), _SINGLE_LINE]
 SubscriptionId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE, _LOWER_CASE]
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Protocol = Literal["https", "http"]
+#: Protocols azure-ai-ml accepts (any case; ARM keeps them as written, reconciler compares them lower-case).
+Protocol = Annotated[Literal["https", "http"], BeforeValidator(_lower)]
+BlobProtocol = Annotated[Literal["https", "http", "wasbs", "wasb"], BeforeValidator(_lower)]
+AdlsProtocol = Annotated[Literal["https", "http", "abfss", "abfs"], BeforeValidator(_lower)]
 IdentityMode = Literal["none", "workspace_system_assigned_identity", "workspace_user_assigned_identity"]
 
 
@@ -143,7 +154,12 @@ class Credentials(StrictModel):
         return {spec.secret_path: getattr(self, spec.secret)} if spec.secret and spec.secret_path else {}
 
 
-OneLakeArtifactType = Literal["lake_house"]
+def _artifact_type(value: Any) -> Any:
+    """azure-ai-ml accepts the ARM spelling ``LakeHouse`` too (camel case turned to snake case)."""
+    return "lake_house" if value == "LakeHouse" else value
+
+
+OneLakeArtifactType = Annotated[Literal["lake_house"], BeforeValidator(_artifact_type)]
 
 
 class OneLakeArtifact(StrictModel):
@@ -159,6 +175,8 @@ VALUE_TYPES: dict[str, Any] = {
     "filesystem": FilesystemName,
     "endpoint": Endpoint,
     "protocol": Protocol,
+    "blob_protocol": BlobProtocol,
+    "adls_protocol": AdlsProtocol,
     "identity": IdentityMode,
     "resource_group": ResourceGroup,
     "subscription": SubscriptionId,
@@ -255,6 +273,10 @@ def _check_credentials(allowed: tuple[str, ...], type_name: str, required: bool)
             if required:
                 raise ValueError(f"{type_name} needs credentials: {describe_credentials(allowed)}")
             return None
+        if "authority_uri" in value:
+            if "authority_url" in value:
+                raise FieldError("give either authority_url or authority_uri (its older name), not both", "authority_uri")
+            value = {("authority_url" if k == "authority_uri" else k): v for k, v in value.items()}
         keys = list(value)
         for a, b in _EXCLUSIVE:
             if a in value and b in value:

@@ -18,6 +18,8 @@ from typing import Any, Literal
 from reconciler.catalog import TYPES
 
 StorageService = Literal["blob", "file", "dfs"]
+#: The URL scheme of a datastore protocol: wasbs (blob) and abfss (ADLS Gen2) are TLS like https.
+_URL_SCHEME = {"https": "https", "http": "http", "wasbs": "https", "wasb": "http", "abfss": "https", "abfs": "http"}
 
 
 def split_endpoint(endpoint: str) -> tuple[str, int | None]:
@@ -45,7 +47,7 @@ def storage_account_url(settings: Mapping[str, Any], service: StorageService) ->
     account = settings["account_name"]
     defaults = TYPES[settings.get("type", "azure_blob")].defaults
     endpoint = settings.get("endpoint") or defaults["endpoint"]
-    protocol = settings.get("protocol") or defaults["protocol"]
+    protocol = _URL_SCHEME.get(settings.get("protocol") or defaults["protocol"], "https")
     if is_emulator_endpoint(endpoint):
         return f"{protocol}://{endpoint}/{account}"
     return f"{protocol}://{account}.{service}.{endpoint}"

@@ -37,7 +37,7 @@ from typing import Any
 from reconciler import catalog
 from reconciler.backends import bookkeeping
 from reconciler.backends.bookkeeping import Bookkeeping
-from reconciler.catalog import BUILTIN_DATASTORES
+from reconciler.catalog import BUILTIN_DATASTORES, endpoint_host
 from reconciler.secrets.value import MASK, SecretValue
 from reconciler.state import Fingerprint, RegisteredDatastore, SecretObservation
 
@@ -282,7 +282,7 @@ def _type_fields_from_arm(type_: str, properties: Mapping[str, Any]) -> dict[str
         if value == "":
             value = None
         if name == "endpoint":
-            value = value or defaults.get("endpoint")
+            value = endpoint_host(value) or defaults.get("endpoint")
         elif name == "protocol":
             value = str(value).lower() if value else defaults.get(name)
         elif name == "service_data_access_auth_identity":

@@ -1,0 +1,107 @@
+"""Azure ML CLI v2 datastore files (``az ml datastore create --file``) read as manifest entries.
+
+A CLI v2 file holds one datastore at the top level (``$schema``, ``name``, ``type`` and the
+type's fields). Its field names are the manifest's own, so reading one is a change of shape,
+not of vocabulary: the file becomes a one-entry manifest whose positions are the file's, and
+the manifest models (the one declaration of each type) validate and normalise it. This module
+reads the field lists from those models rather than restating them; :func:`field_table` is the
+README's mapping table, generated the same way.
+
+What azure-ai-ml accepts and the models normalise (see ``reconciler/manifest/models.py``):
+``protocol`` ``wasbs``/``wasb`` (blob) and ``abfss``/``abfs`` (ADLS Gen2) besides ``https``/``http``,
+any case; an ``endpoint`` written as a URL (``https://onelake.dfs.fabric.microsoft.com``) is the
+host ARM stores; ``artifact.type`` ``lake_house`` or ``LakeHouse``; ``credentials.authority_uri``
+(azure-ai-ml's older spelling) for ``authority_url``; the read-only ``id`` is ignored, as
+azure-ai-ml ignores it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.manifest.yamlsource import Path, YamlDocument
+
+#: Keys azure-ai-ml reads but ignores on load (read-only): dropped before validation.
+IGNORED_KEYS = frozenset({"id"})
+#: Keys that only a manifest has: a mapping with any of them is a manifest, not a CLI v2 file.
+_MANIFEST_KEYS = frozenset({"version", "datastores", "removed", "owner", "workspace", "default_datastore", "policy"})
+
+
+@dataclass
+class CliV2Document(YamlDocument):
+    """A CLI v2 file seen as a one-entry manifest; positions are still the file's own."""
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        datastores = self.data.get("datastores") if isinstance(self.data, dict) else None
+        return datastores[0] if isinstance(datastores, list) and datastores else {}
+
+
+def is_cli_v2(data: Any) -> bool:
+    """One datastore at the top level (``name`` or ``type``, no manifest keys)."""
+    return isinstance(data, dict) and not (_MANIFEST_KEYS & data.keys()) and bool({"name", "type"} & data.keys())
+
+
+def as_manifest(doc: YamlDocument) -> CliV2Document:
+    """The file as ``{version: 1, datastores: [entry]}``, every position moved under ``datastores[0]``."""
+    entry = {k: v for k, v in doc.data.items() if k not in IGNORED_KEYS}
+    prefix: Path = ("datastores", 0)
+    return CliV2Document(
+        file=doc.file,
+        data={"version": 1, "datastores": [entry]},
+        values={(*prefix, *path): where for path, where in doc.values.items()},
+        keys={(*prefix, *path): where for path, where in doc.keys.items()},
+    )
+
+
+def own_field(field: str | None) -> str | None:
+    """A problem's field as the CLI v2 file spells it (``credentials.account_key``, not ``datastores[0]...``)."""
+    if field is None:
+        return None
+    if field == "datastores[0]":
+        return None
+    return field.removeprefix("datastores[0].")
+
+
+def env_name(datastore: str, field: str) -> str:
+    """The environment variable a literal secret should move to: ``blob_example`` + ``account_key``."""
+    raw = f"{datastore}_{field.rsplit('.', 1)[-1]}"
+    name = re.sub(r"[^A-Za-z0-9]+", "_", raw).strip("_").upper()
+    if not name or name[0].isdigit():
+        name = f"SECRET_{name}"
+    return name[:128]
+
+
+def env_reference(datastore: str, field: str) -> str:
+    return "${env:" + env_name(datastore, field) + "}"
+
+
+def field_table() -> list[tuple[str, str, str]]:
+    """``(CLI v2 field, manifest field, types)`` for every field of the five ARM types, from the models."""
+    from reconciler.manifest.models import ARM_TYPES, CREDENTIAL_KINDS, DATASTORE_MODELS, model_field_names
+
+    rows: dict[str, list[str]] = {}
+    for type_name, model in DATASTORE_MODELS.items():
+        if type_name not in ARM_TYPES:
+            continue
+        for name in model_field_names(model):
+            if name in ("skip_validation", "protect", "credentials"):
+                continue
+            rows.setdefault(name, []).append(type_name)
+        for kind in model.CREDENTIALS:
+            for name in CREDENTIAL_KINDS[kind].model_fields:
+                rows.setdefault(f"credentials.{name}", [])
+                if type_name not in rows[f"credentials.{name}"]:
+                    rows[f"credentials.{name}"].append(type_name)
+    rows.setdefault("credentials.authority_uri", list(rows.get("credentials.authority_url", [])))
+    rows.setdefault("id", ["(all)"])
+    table = []
+    for cli_field, types in rows.items():
+        manifest = {
+            "credentials.authority_uri": "credentials.authority_url",
+            "id": "(ignored: read-only)",
+        }.get(cli_field, cli_field)
+        table.append((cli_field, manifest, ", ".join(types)))
+    return table
