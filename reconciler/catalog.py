@@ -251,7 +251,9 @@ TYPES: dict[str, DatastoreType] = {
         DatastoreType(
             "azure_blob",
             "A blob container.",
-            _storage(Field("container_name", "container", required=True, create_only=True, location=True), "blob_protocol"),
+            _storage(
+                Field("container_name", "container", required=True, create_only=True, location=True), "blob_protocol"
+            ),
             _KEYED,
             probe="blob",
             model_name="AzureBlobDatastore",
@@ -280,7 +282,9 @@ TYPES: dict[str, DatastoreType] = {
         DatastoreType(
             "azure_data_lake_gen2",
             "An ADLS Gen2 filesystem (hierarchical namespace storage account).",
-            _storage(Field("filesystem", "filesystem", required=True, create_only=True, location=True), "adls_protocol"),
+            _storage(
+                Field("filesystem", "filesystem", required=True, create_only=True, location=True), "adls_protocol"
+            ),
             _PRINCIPALS,
             probe="dfs",
             model_name="AzureDataLakeGen2Datastore",

@@ -78,30 +78,28 @@ def env_reference(datastore: str, field: str) -> str:
     return "${env:" + env_name(datastore, field) + "}"
 
 
-def field_table() -> list[tuple[str, str, str]]:
-    """``(CLI v2 field, manifest field, types)`` for every field of the five ARM types, from the models."""
-    from reconciler.manifest.models import ARM_TYPES, CREDENTIAL_KINDS, DATASTORE_MODELS, model_field_names
+#: The types azure-ai-ml's ``load_datastore`` reads (its datastore schemas); the classic v1 types have none.
+CLI_V2_TYPES = ("azure_blob", "azure_file", "azure_data_lake_gen1", "azure_data_lake_gen2", "one_lake")
+#: CLI v2 spellings that differ from the manifest's (azure-ai-ml still reads them).
+RENAMED = {"credentials.authority_uri": "credentials.authority_url", "id": "(ignored: read-only, as azure-ai-ml does)"}
 
-    rows: dict[str, list[str]] = {}
-    for type_name, model in DATASTORE_MODELS.items():
-        if type_name not in ARM_TYPES:
-            continue
-        for name in model_field_names(model):
-            if name in ("skip_validation", "protect", "credentials"):
-                continue
+
+def field_table() -> list[tuple[str, str, str]]:
+    """``(CLI v2 field, manifest field, types)`` for every field of the CLI v2 types, from the catalog."""
+    from reconciler.catalog import CREDENTIAL_KINDS, TYPES
+
+    rows: dict[str, list[str]] = {"$schema": [], "name": [], "type": [], "description": [], "tags": []}
+    for type_name in CLI_V2_TYPES:
+        spec = TYPES[type_name]
+        for key in ("$schema", "name", "type", "description", "tags"):
+            rows[key].append(type_name)
+        for name in spec.field_names:
             rows.setdefault(name, []).append(type_name)
-        for kind in model.CREDENTIALS:
-            for name in CREDENTIAL_KINDS[kind].model_fields:
-                rows.setdefault(f"credentials.{name}", [])
-                if type_name not in rows[f"credentials.{name}"]:
-                    rows[f"credentials.{name}"].append(type_name)
-    rows.setdefault("credentials.authority_uri", list(rows.get("credentials.authority_url", [])))
-    rows.setdefault("id", ["(all)"])
-    table = []
-    for cli_field, types in rows.items():
-        manifest = {
-            "credentials.authority_uri": "credentials.authority_url",
-            "id": "(ignored: read-only)",
-        }.get(cli_field, cli_field)
-        table.append((cli_field, manifest, ", ".join(types)))
-    return table
+        for kind in spec.credentials:
+            for name in CREDENTIAL_KINDS[kind].field_names:
+                types = rows.setdefault(f"credentials.{name}", [])
+                if type_name not in types:
+                    types.append(type_name)
+    rows["credentials.authority_uri"] = list(rows["credentials.authority_url"])
+    rows["id"] = list(CLI_V2_TYPES)
+    return [(field, RENAMED.get(field, field), ", ".join(types)) for field, types in rows.items()]

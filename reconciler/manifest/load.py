@@ -284,6 +284,7 @@ def _owner_for_cli_v2(
                         doc.locate(("datastores", 0, "name")),
                     )
                 )
+                break  # once: the fix is the same for every file
     return result
 
 

@@ -53,7 +53,7 @@ _FIELD_RULES: dict[str, str] = {
     "database_name": "1-128 characters",
     "one_lake_workspace_name": "1-256 characters",
     "user_id": "1-128 characters",
-    "endpoint": "a DNS suffix such as core.windows.net, optionally with :PORT (no scheme, no path)",
+    "endpoint": "a DNS suffix such as core.windows.net, optionally with :PORT (or https://HOST, read as HOST; no path)",
     "tenant_id": f"{_GUID_RULE} or a domain such as contoso.onmicrosoft.com",
     "client_id": _GUID_RULE,
     "subscription_id": _GUID_RULE,

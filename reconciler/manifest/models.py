@@ -68,6 +68,8 @@ ContainerName = Annotated[
 ]
 ShareName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63), _SINGLE_LINE]
 FilesystemName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63), _SINGLE_LINE]
+
+
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
@@ -275,7 +277,9 @@ def _check_credentials(allowed: tuple[str, ...], type_name: str, required: bool)
             return None
         if "authority_uri" in value:
             if "authority_url" in value:
-                raise FieldError("give either authority_url or authority_uri (its older name), not both", "authority_uri")
+                raise FieldError(
+                    "give either authority_url or authority_uri (its older name), not both", "authority_uri"
+                )
             value = {("authority_url" if k == "authority_uri" else k): v for k, v in value.items()}
         keys = list(value)
         for a, b in _EXCLUSIVE:

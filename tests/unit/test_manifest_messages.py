@@ -214,7 +214,7 @@ def test_unknown_type_is_not_quoted_but_a_suggestion_is_given() -> None:
         ("container_name", f"x--{CANARY}", "invalid value (it contains uppercase letters): must be 3-63 lowercase"),
         ("container_name", "raw--x", "invalid value (it contains consecutive hyphens): must be 3-63 lowercase"),
         ("container_name", "r", "invalid value (it is 1 character long): must be 3-63 lowercase"),
-        ("endpoint", f"https://{CANARY}", "invalid value: must be a DNS suffix such as core.windows.net"),
+        ("endpoint", f"https://{CANARY}/path", "invalid value: must be a DNS suffix such as core.windows.net"),
     ],
 )
 def test_constraint_messages_explain_without_quoting(field: str, value: str, expected: str) -> None:
