@@ -101,3 +101,13 @@ def test_every_example_modeline_resolves_to_the_schema(manifest: Path):
 
 def test_readme_manifest_reference_names_the_schema_by_its_id():
     assert f"# yaml-language-server: $schema={SCHEMA_ID}" in (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_maps_every_cli_v2_field_to_the_manifest():
+    """The README's CLI v2 table is generated from the catalog: it must list every row."""
+    from reconciler.manifest.cliv2 import field_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for cli_field, manifest_field, types in field_table():
+        target = f"`{manifest_field}`" if not manifest_field.startswith("(") else manifest_field
+        assert f"| `{cli_field}` | {target} | {types} |" in readme, cli_field
