@@ -66,7 +66,9 @@ def test_every_example_validates_plans_and_applies_once_secrets_are_references(p
     refs = suggested(project.run("validate", "-f", str(examples), "--owner", "ms-examples").err)
     for path in examples.glob("*.yml"):
         path.write_text(
-            LITERAL_LINE.sub(lambda m: f"{m['indent']}{m['field']}: {refs[(path.name, m['field'])]}", path.read_text())
+            LITERAL_LINE.sub(
+                lambda m, name=path.name: f"{m['indent']}{m['field']}: {refs[(name, m['field'])]}", path.read_text()
+            )
         )
     project.env = {ref[6:-1]: f"value-of-{ref[6:-1]}-0123456789" for ref in refs.values()}
     common = ("-f", str(examples), "--owner", "ms-examples", "--workspace", project.workspace)
