@@ -61,12 +61,13 @@ class BlobStore:
             items: Any = self._container.list_blobs(name_starts_with=start, include=include, results_per_page=PAGE_SIZE)
         else:
             items = self._container.walk_blobs(name_starts_with=start, include=include, delimiter="/")
+        seen: set[str] = set()  # a Gen2 directory is both a marker blob and a prefix: shown once
         for item in items:
-            if isinstance(item, BlobPrefix):
-                yield RemoteDirectory(item.name)
-            elif self._is_directory(item):
-                if not recursive:
-                    yield RemoteDirectory(item.name.rstrip("/") + "/")
+            if isinstance(item, BlobPrefix) or self._is_directory(item):
+                name = item.name.rstrip("/") + "/"
+                if not recursive and name not in seen:
+                    seen.add(name)
+                    yield RemoteDirectory(name)
             else:
                 yield _remote(item)
 
