@@ -210,8 +210,8 @@ class Run:
 
 
 def open_workspace(fake: Fake, name: str) -> Any:
+    from reconciler.azure.cloud import ArmConfig
     from reconciler.backends import AzureMLWorkspaceUri
-    from reconciler.backends.azureml.cloud import ArmConfig
     from reconciler.backends.azureml.workspace import AzureMLWorkspace
 
     return AzureMLWorkspace(

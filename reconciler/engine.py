@@ -28,7 +28,7 @@ from reconciler.secrets.resolve import SecretResolver
 from reconciler.state import DesiredState, WorkspaceSnapshot
 
 if TYPE_CHECKING:
-    from reconciler.policy import PolicySource
+    from reconciler.manifest.rules import PolicySource
 
 WORKSPACE_ENV = "RECONCILER_WORKSPACE"
 

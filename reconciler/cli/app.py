@@ -52,7 +52,7 @@ def policies(policy_file: str | None) -> Any:
     """The ``--policy`` file as a policy source (none without the option)."""
     if not policy_file:
         return ()
-    from reconciler.policy import load_policy_file
+    from reconciler.manifest.rules import load_policy_file
 
     return (load_policy_file(policy_file),)
 
@@ -86,7 +86,7 @@ def console_of(ctx: click.Context) -> Console:
 
 
 def resolver() -> Any:
-    from reconciler.secrets.keyvault import KeyVaultFetcher
+    from reconciler.azure.keyvault import KeyVaultFetcher
     from reconciler.secrets.resolve import SecretResolver
 
     return SecretResolver(keyvault=KeyVaultFetcher())

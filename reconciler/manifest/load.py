@@ -21,7 +21,7 @@ from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
 from reconciler.secrets.resolve import SecretRequest, check_local
 
 if TYPE_CHECKING:
-    from reconciler.policy import PolicySource
+    from reconciler.manifest.rules import PolicySource
 
 DEFAULT_MANIFEST = "datastores.yaml"
 DEFAULT_OWNER = "default"
@@ -251,7 +251,7 @@ def load_manifests(
     problems.extend(_local_secret_problems(result.datastores, environ))
     declared_policies = [*policies, *_manifest_policies(parsed)]
     if declared_policies:
-        from reconciler.policy import evaluate
+        from reconciler.manifest.rules import evaluate
 
         result = dataclasses.replace(result, policies=tuple(declared_policies))
         problems.extend(evaluate(declared_policies, result.datastores))
@@ -294,7 +294,7 @@ def cli_v2_files(manifests: ManifestSet) -> list[str]:
 
 
 def _manifest_policies(parsed: Sequence[tuple[YamlDocument, Manifest]]) -> list[PolicySource]:
-    from reconciler.policy import PolicySource
+    from reconciler.manifest.rules import PolicySource
 
     return [PolicySource(m.policy, doc) for doc, m in parsed if m.policy is not None]
 

@@ -39,8 +39,8 @@ from reconciler.catalog import (
 )
 from reconciler.errors import WorkspaceUriError
 from reconciler.manifest.policy import Policy
-from reconciler.manifest.refs import ALLOWED_FORMS, SecretRef, parse_ref
 from reconciler.registry import allowed_forms, parse_workspace_uri
+from reconciler.secrets.refs import ALLOWED_FORMS, SecretRef, parse_ref
 
 __all__ = ["BUILTIN_DATASTORES", "DATASTORE_MODELS", "DATASTORE_TYPES", "Datastore", "Manifest"]
 

@@ -1,6 +1,6 @@
 """The ``policy:`` section of a manifest (or a ``--policy FILE``): rules every datastore must follow.
 
-Only the shape lives here, so the JSON Schema covers it; :mod:`reconciler.policy` evaluates it.
+Only the shape lives here, so the JSON Schema covers it; :mod:`reconciler.manifest.rules` evaluates it.
 Patterns are regular expressions matched against the whole name; each is at most
 :data:`MAX_PATTERN_LENGTH` characters and a policy holds at most :data:`MAX_PATTERNS` of them, so
 a hostile policy cannot make matching expensive (names themselves are at most 255 characters).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.manifest.refs import SecretRef
+from reconciler.secrets.refs import SecretRef
 from reconciler.secrets.value import SecretValue
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from reconciler.azure.cloud import ArmConfig
 from reconciler.backends import AzureMLWorkspaceUri
-from reconciler.backends.azureml.cloud import ArmConfig
 from reconciler.backends.azureml.workspace import CAPABILITIES as ARM_CAPABILITIES
 from reconciler.backends.azureml.workspace import AzureMLWorkspace
 from reconciler.backends.base import Capabilities, Workspace

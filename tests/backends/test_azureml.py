@@ -13,15 +13,15 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
 from reconciler.apply.applier import Applier, Status
-from reconciler.backends.azureml.cloud import ArmConfig, current_cloud, keyvault_dns_suffix
+from reconciler.azure.cloud import ArmConfig, current_cloud, keyvault_dns_suffix
+from reconciler.azure.keyvault import vault_url
 from reconciler.backends.azureml.workspace import LIMITATION, AzureMLWorkspace
 from reconciler.backends.base import WriteRequest
 from reconciler.engine import observe
 from reconciler.errors import BackendError, PlanError
-from reconciler.manifest.refs import parse_ref
 from reconciler.plan.model import Action
 from reconciler.plan.planner import make_plan
-from reconciler.secrets.keyvault import vault_url
+from reconciler.secrets.refs import parse_ref
 from reconciler.secrets.value import SecretValue
 from reconciler.state import DesiredDatastore, Fingerprint
 from tests.backends.cases import ENTRIES

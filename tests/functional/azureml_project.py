@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from reconciler.apply.applier import Applier
+from reconciler.azure.cloud import ArmConfig
 from reconciler.backends import AzureMLWorkspaceUri
-from reconciler.backends.azureml.cloud import ArmConfig
 from reconciler.backends.azureml.workspace import AzureMLWorkspace
 from reconciler.desired import build_desired
 from reconciler.engine import observe

@@ -10,8 +10,8 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 from azure.keyvault.secrets._shared import HttpChallengeCache
 
-from reconciler.manifest.refs import SecretRef, parse_ref
-from reconciler.secrets.keyvault import KeyVaultFetcher, vault_url
+from reconciler.azure.keyvault import KeyVaultFetcher, vault_url
+from reconciler.secrets.refs import SecretRef, parse_ref
 from reconciler.secrets.value import SecretValue
 from tests.fakes.credentials import StaticCredential
 from tests.fakes.keyvault import FakeKeyVault
@@ -267,7 +267,7 @@ def test_throttling_after_retries(vault: FakeKeyVault) -> None:
 
 
 def test_long_retry_after_is_capped(vault: FakeKeyVault, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("reconciler.secrets.keyvault.RETRY_AFTER_CAP", 0.2)
+    monkeypatch.setattr("reconciler.azure.keyvault.RETRY_AFTER_CAP", 0.2)
     vault.set_secret("s", VALUE)
     vault.faults.add(429, retry_after=120)
     started = time.monotonic()

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.errors import ManifestError
 from reconciler.manifest.load import load_manifests
-from reconciler.manifest.refs import RefSyntaxError, parse_ref
+from reconciler.secrets.refs import RefSyntaxError, parse_ref
 
 CANARY = "LITERALCANARY"
 BLOB = """\

@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.errors import ManifestError
 from reconciler.manifest.load import load_manifests
-from reconciler.policy import load_policy_file
+from reconciler.manifest.rules import load_policy_file
 
 MANIFEST = """\
 version: 1

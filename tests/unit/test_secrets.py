@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from reconciler.manifest.refs import RefSyntaxError, parse_ref
+from reconciler.azure.keyvault import vault_url
 from reconciler.secrets import fingerprint
-from reconciler.secrets.keyvault import vault_url
 from reconciler.secrets.redact import MASK, RedactingFilter, redact
+from reconciler.secrets.refs import RefSyntaxError, parse_ref
 from reconciler.secrets.resolve import SecretRequest, SecretResolver
 from reconciler.secrets.value import SecretValue
 

@@ -1,6 +1,6 @@
 """The ``azureml://subscriptions/S/resourceGroups/R/workspaces/W`` workspace, over the ARM REST API.
 
-Modules: :mod:`.cloud` (endpoints, scope, api-version, retry budget from the environment),
+Modules (endpoints, scope, api-version and retry budget come from :mod:`reconciler.azure.cloud`):
 :mod:`.mapping` (settings <-> ARM bodies, pure), :mod:`.client` (the HTTP pipeline and the five
 operations), :mod:`.errors` (user-facing messages), :mod:`.workspace` (the :class:`Workspace`
 protocol). Azure SDKs are imported only when a workspace is opened, so ``local:`` runs never

@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 from reconciler import __version__
-from reconciler.backends.azureml.cloud import ArmConfig
+from reconciler.azure.cloud import ArmConfig
 from reconciler.backends.azureml.errors import ArmResponseError, envelope
 from reconciler.secrets.value import SecretValue
 

@@ -21,8 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from reconciler.azure.cloud import ArmConfig
 from reconciler.backends.azureml.client import ArmDatastoreClient
-from reconciler.backends.azureml.cloud import ArmConfig
 from reconciler.backends.azureml.errors import ArmResponseError, Target, backend_error
 from reconciler.backends.azureml.mapping import (
     ARM_TYPE_NAMES,
@@ -80,7 +80,7 @@ class AzureMLWorkspace:
         self.config = config or ArmConfig.from_env()
         self._target = Target(uri.subscription_id, uri.resource_group, uri.workspace, self.config.endpoint)
         if credential is None:
-            from reconciler.azure_auth import default_credential
+            from reconciler.azure.auth import default_credential
 
             credential = default_credential()
         self._client = ArmDatastoreClient(

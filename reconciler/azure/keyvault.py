@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler.azure_auth import ALLOWED_TENANTS_ENV, default_credential, is_loopback_url
-from reconciler.manifest.refs import SecretRef
+from reconciler.azure.auth import ALLOWED_TENANTS_ENV, default_credential, is_loopback_url
 from reconciler.secrets.redact import redact
+from reconciler.secrets.refs import SecretRef
 from reconciler.secrets.value import SecretValue
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def vault_url(ref: SecretRef, dns_suffix: str | None = None) -> str:
     """
     if ref.target.startswith("https://"):
         return ref.target.rstrip("/")
-    from reconciler.backends.azureml.cloud import keyvault_dns_suffix
+    from reconciler.azure.cloud import keyvault_dns_suffix
 
     suffix = dns_suffix or os.environ.get(DNS_SUFFIX_ENV) or keyvault_dns_suffix()
     return f"https://{ref.target}.{suffix.strip('.')}"
