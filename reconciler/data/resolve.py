@@ -217,6 +217,6 @@ def _credential(item: DesiredDatastore) -> tuple[str, Any]:
             return kind, service_principal_credential(item, SIGN_IN_TIMEOUT)
         except ProbeFailure as exc:
             raise ReconcilerError(f"{item.name}: {exc}") from None
-    from reconciler.azure_auth import default_credential
+    from reconciler.azure.auth import default_credential
 
     return "identity", default_credential()
