@@ -17,8 +17,8 @@ from reconciler.catalog import CREDENTIAL_KINDS
 from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.manifest.cliv2 import IGNORED_KEYS, as_manifest, env_name, is_cli_v2, own_field
 from reconciler.manifest.emit import Entry, manifest_text
-from reconciler.secrets.refs import RefSyntaxError, parse_ref
 from reconciler.manifest.yamlsource import parse_yaml
+from reconciler.secrets.refs import RefSyntaxError, parse_ref
 
 #: Credential fields that hold a secret, from the catalog.
 SECRET_FIELDS = frozenset(k.secret for k in CREDENTIAL_KINDS.values() if k.secret)
