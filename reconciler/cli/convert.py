@@ -22,7 +22,7 @@ def convert(
     Each literal secret is replaced by an ${env:NAME} reference; the variables to set are
     listed (names only, never values).
     """
-    from reconciler.manifest.convert import convert as run_convert
+    from reconciler.export.convert import convert as run_convert
     from reconciler.render.escape import text
 
     console = console_of(ctx)

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from reconciler.catalog import CREDENTIAL_KINDS
 from reconciler.errors import ManifestError, Problem, SourceLocation
+from reconciler.export.emit import Entry, manifest_text
 from reconciler.manifest.cliv2 import IGNORED_KEYS, as_manifest, env_name, is_cli_v2, own_field
-from reconciler.manifest.emit import Entry, manifest_text
 from reconciler.manifest.yamlsource import parse_yaml
 from reconciler.secrets.refs import RefSyntaxError, parse_ref
 
