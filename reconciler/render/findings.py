@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.render import escape
 from reconciler.render.text import Line
 
 _TEXT_LABEL = {"error": "ERROR", "warning": "warning", "hint": "hint", "not checked": "not checked"}
@@ -12,11 +13,6 @@ _STYLE = {"error": "red", "warning": "yellow", "hint": "dim", "not checked": "di
 _MD_ICON = {"error": "❌", "warning": "⚠️", "hint": "💡", "not checked": "➖"}
 #: Rows shown in markdown; the rest are counted (a pull-request comment has a size limit).
 MAX_MARKDOWN_ROWS = 50
-
-
-def _one_line(text: str) -> str:
-    """Control characters and line breaks escaped, so a service message cannot forge plan lines."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def findings_lines(findings: Sequence[Any]) -> list[Line]:
@@ -28,7 +24,8 @@ def findings_lines(findings: Sequence[Any]) -> list[Line]:
         severity = f.severity.value
         lines.append(
             Line(
-                f"  {_TEXT_LABEL[severity]:<11} {f.name} ({f.type}): {f.check.value}: {_one_line(f.message)}",
+                f"  {_TEXT_LABEL[severity]:<11} {escape.text(f.name)} ({f.type}): {f.check.value}: "
+                f"{escape.message(f.message)}",
                 _STYLE[severity],
             )
         )
@@ -38,8 +35,6 @@ def findings_lines(findings: Sequence[Any]) -> list[Line]:
 
 def findings_markdown(findings: Sequence[Any]) -> list[str]:
     """A table of findings, errors first, at most :data:`MAX_MARKDOWN_ROWS` rows of at most 500 characters."""
-    from reconciler.render.markdown import md_code, md_text
-
     if not findings:
         return []
     order = list(_MD_ICON)
@@ -54,8 +49,8 @@ def findings_markdown(findings: Sequence[Any]) -> list[str]:
     for f in ranked[:MAX_MARKDOWN_ROWS]:
         severity = f.severity.value
         out.append(
-            f"| {_MD_ICON[severity]} | {md_code(f.name)} | {md_text(f.check.value)} "
-            f"| {md_text(severity)}: {md_text(f.message[:500])} |"
+            f"| {_MD_ICON[severity]} | {escape.code(f.name)} | {escape.markdown(f.check.value)} "
+            f"| {escape.markdown(severity)}: {escape.markdown(f.message[:500])} |"
         )
     if len(ranked) > MAX_MARKDOWN_ROWS:
         out.append(f"| … | | | {len(ranked) - MAX_MARKDOWN_ROWS} more not shown here |")
