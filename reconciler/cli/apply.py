@@ -85,7 +85,7 @@ def apply(
         probes = probe_run(run)
         from reconciler.validation.checks import CheckOptions, check_error
 
-        checks = check_run(run, CheckOptions())
+        checks = check_run(run, CheckOptions(arm_checks=False))
         if fmt == "text" and saved is None:
             render_plan(console, run.plan, "text", probes, checks)
         elif fmt == "text":
@@ -101,7 +101,7 @@ def apply(
             )
         if probes.error is not None:
             raise probes.error
-        failed = check_error(checks, CheckOptions())
+        failed = check_error(checks, CheckOptions(arm_checks=False))
         if failed is not None:
             raise failed
         if not run.plan.has_changes:

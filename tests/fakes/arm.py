@@ -64,7 +64,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .https import ThreadedHTTPSServer
@@ -303,6 +303,10 @@ class FakeWorkspace:
         self.created_at = arm._timestamp()
         self._records: dict[str, _Record] = {}
         self._default: str | None = None
+        #: The workspace GET's ``identity`` (managed identities); None: a system-assigned one, principal 0...01.
+        self.identity: dict[str, Any] | None = None
+        #: ``properties.primaryUserAssignedIdentity`` of the workspace GET, when it has user-assigned identities.
+        self.primary_user_assigned_identity: str | None = None
         account = re.sub(r"[^a-z0-9]", "", name.lower())[:16] + uuid.uuid4().hex[:8]
         self.storage_account = account
         self._seed_builtins(account)
@@ -718,6 +722,13 @@ class FakeArm:
         self.list_secrets_forbidden = False
         self.validation_failures: dict[str, str] = {}
         self.faults = FaultInjector()
+        #: Other resource providers served from the same endpoint (see ``arm_storage.install``): each has
+        #: ``handle(method, path, query pairs, body bytes)`` returning a reply, or None when the path is not its own.
+        from .arm_storage import FakeStorageAndAuthorization
+
+        #: Microsoft.Storage and Microsoft.Authorization (permissive until a test declares accounts or roles).
+        self.storage = FakeStorageAndAuthorization()
+        self.providers: list[Any] = [self.storage]
         self._lock = threading.Lock()
         self._requests_lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -844,6 +855,10 @@ class FakeArm:
                 "InvalidApiVersionParameter",
                 f"The api-version '{api_version}' is invalid. The supported versions are '{self.require_api_version}'.",
             )
+        for provider in self.providers:
+            answer = provider.handle(method, path, pairs, raw)
+            if answer is not None:
+                return cast(_Reply, answer)
         route = _parse_route(path)
         if route is None:
             return _error(404, "NotFound", f"No HTTP resource was found that matches the request URI '{path}'.")
@@ -900,7 +915,8 @@ class FakeArm:
             "location": "eastus",
             "kind": "Default",
             "tags": {},
-            "identity": {
+            "identity": workspace.identity
+            or {
                 "type": "SystemAssigned",
                 "principalId": str(uuid.UUID(int=1)),
                 "tenantId": str(uuid.UUID(int=2)),
@@ -928,6 +944,11 @@ class FakeArm:
                 "publicNetworkAccess": "Enabled",
                 "v1LegacyMode": False,
                 "storageHnsEnabled": False,
+                **(
+                    {"primaryUserAssignedIdentity": workspace.primary_user_assigned_identity}
+                    if workspace.primary_user_assigned_identity
+                    else {}
+                ),
             },
         }
 

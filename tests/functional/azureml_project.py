@@ -51,6 +51,7 @@ class ArmServers:
         self.arm.list_secrets_forbidden = False
         self.arm.validation_failures.clear()
         self.arm.latency = 0.0
+        self.arm.storage.reset()
 
 
 @contextmanager
