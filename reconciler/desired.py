@@ -10,12 +10,28 @@ from reconciler.secrets.resolve import SecretRequest, SecretResolver
 from reconciler.state import DesiredDatastore, DesiredState, Removal
 
 
-def secret_requests(manifests: ManifestSet) -> list[SecretRequest]:
-    return [
-        SecretRequest((entry.model.name.lower(), path), ref, entry.base_dir)
-        for entry in manifests.datastores
-        for path, ref in entry.model.secret_refs().items()
-    ]
+def secret_requests(manifests: ManifestSet, workspace_uri: str | None = None) -> list[SecretRequest]:
+    """One request per secret field; ``${storagekey:...}`` ones carry where to find the account."""
+    workspace = _azureml_location(workspace_uri)
+    requests = []
+    for entry in manifests.datastores:
+        for path, ref in entry.model.secret_refs().items():
+            location = None
+            if ref.kind == "storagekey":
+                subscription = getattr(entry.model, "subscription_id", None) or (workspace or ("", ""))[0]
+                group = getattr(entry.model, "resource_group", None) or (workspace or ("", ""))[1]
+                location = (subscription, group) if subscription and group else None
+            requests.append(SecretRequest((entry.model.name.lower(), path), ref, entry.base_dir, location))
+    return requests
+
+
+def _azureml_location(uri: str | None) -> tuple[str, str] | None:
+    if not uri or not uri.startswith("azureml://"):
+        return None
+    from reconciler.backends import AzureMLWorkspaceUri, parse_workspace_uri
+
+    parsed = parse_workspace_uri(uri)
+    return (parsed.subscription_id, parsed.resource_group) if isinstance(parsed, AzureMLWorkspaceUri) else None
 
 
 def _problems(manifests: ManifestSet, errors: dict[Any, str]) -> list[Problem]:
@@ -28,9 +44,9 @@ def _problems(manifests: ManifestSet, errors: dict[Any, str]) -> list[Problem]:
     return problems
 
 
-def build_desired(manifests: ManifestSet, resolver: SecretResolver) -> DesiredState:
+def build_desired(manifests: ManifestSet, resolver: SecretResolver, workspace_uri: str | None = None) -> DesiredState:
     """Resolve every secret reference (all failures reported together) and build the desired state."""
-    resolution = resolver.resolve(secret_requests(manifests))
+    resolution = resolver.resolve(secret_requests(manifests, workspace_uri))
     if resolution.errors:
         raise ManifestError(_problems(manifests, resolution.errors))
     datastores = []

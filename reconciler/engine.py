@@ -96,7 +96,7 @@ def compute_plan(
     )
     _check_cli_v2_workspace(manifests, workspace_option, os.environ if environ is None else environ)
     uri = resolve_workspace_uri(workspace_option, manifests, environ)
-    desired = build_desired(manifests, resolver)
+    desired = build_desired(manifests, resolver, uri)
     workspace = open_workspace(uri)
     try:
         snapshot = observe(workspace, desired)

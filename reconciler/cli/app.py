@@ -88,8 +88,9 @@ def console_of(ctx: click.Context) -> Console:
 def resolver() -> Any:
     from reconciler.azure.keyvault import KeyVaultFetcher
     from reconciler.secrets.resolve import SecretResolver
+    from reconciler.secrets.storagekey import StorageKeyFetcher
 
-    return SecretResolver(keyvault=KeyVaultFetcher())
+    return SecretResolver(keyvault=KeyVaultFetcher(), storage_keys=StorageKeyFetcher())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

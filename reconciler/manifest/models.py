@@ -125,7 +125,7 @@ SecretField = Annotated[
     WithJsonSchema(
         {
             "type": "string",
-            "pattern": r"^\$\{(env|file|keyvault):[^{}]+\}$",
+            "pattern": r"^\$\{(env|file|keyvault|storagekey):[^{}]+\}$",
             "description": f"A secret reference, never a literal: {ALLOWED_FORMS}",
         }
     ),

@@ -1,4 +1,5 @@
-"""Secret references: ``${env:NAME}``, ``${file:PATH}``, ``${keyvault:VAULT/SECRET[/VERSION]}``.
+"""Secret references: ``${env:NAME}``, ``${file:PATH}``, ``${keyvault:VAULT/SECRET[/VERSION]}``,
+``${storagekey:ACCOUNT[/key1|key2]}`` (a storage account key read live through the management plane).
 
 A reference is safe to print, store in a saved plan and commit to Git; the value it points
 to is not. Parsing is offline and strict: a literal secret is an error.
@@ -11,16 +12,18 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
-RefKind = Literal["env", "file", "keyvault"]
+RefKind = Literal["env", "file", "keyvault", "storagekey"]
 
 _REF = re.compile(r"^\$\{(?P<kind>[A-Za-z]+):(?P<body>[^{}]*)\}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VAULT_NAME = re.compile(r"^[A-Za-z](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,23}$")
 _SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 _VERSION = re.compile(r"^[0-9a-fA-F]{32}$")
-_KINDS = ("env", "file", "keyvault")
+_KINDS = ("env", "file", "keyvault", "storagekey")
+_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+STORAGE_KEYS = ("key1", "key2")
 
-ALLOWED_FORMS = "${env:NAME}, ${file:PATH} or ${keyvault:VAULT/SECRET[/VERSION]}"
+ALLOWED_FORMS = "${env:NAME}, ${file:PATH}, ${keyvault:VAULT/SECRET[/VERSION]} or ${storagekey:ACCOUNT[/key1|key2]}"
 
 
 class RefSyntaxError(ValueError):
@@ -33,8 +36,8 @@ class SecretRef:
 
     kind: RefKind
     text: str
-    target: str  # env var name, file path, or vault name / https:// URL
-    secret: str = ""  # keyvault secret name
+    target: str  # env var name, file path, vault name / https:// URL, or storage account name
+    secret: str = ""  # keyvault secret name, or the storage account key's name (key1, key2)
     version: str | None = None  # keyvault secret version
 
     def __str__(self) -> str:
@@ -68,6 +71,13 @@ def parse_ref(text: str) -> SecretRef:
         return SecretRef("file", text, body)
     if kind == "keyvault":
         return _parse_keyvault(text, body)
+    if kind == "storagekey":
+        account, _, key = body.partition("/")
+        if not _ACCOUNT_NAME.fullmatch(account):
+            raise RefSyntaxError("${storagekey:...} account name is invalid: 3-24 lowercase letters and digits")
+        if key and key not in STORAGE_KEYS:
+            raise RefSyntaxError("${storagekey:...} key must be key1 or key2: ${storagekey:ACCOUNT[/key1|key2]}")
+        return SecretRef("storagekey", text, account, key or "key1")
     if kind.lower() in _KINDS:
         raise RefSyntaxError(f"secret reference kinds are lowercase: {ALLOWED_FORMS}")
     raise RefSyntaxError(f"unknown secret reference kind; expected {ALLOWED_FORMS}")

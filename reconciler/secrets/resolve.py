@@ -24,12 +24,25 @@ class SecretRequest:
     key: Hashable
     ref: SecretRef
     base_dir: Path
+    #: ``(subscription, resource group)`` a ``${storagekey:...}`` account is looked up in: the
+    #: datastore's own, else the ``azureml://`` workspace's; None when neither names one.
+    location: tuple[str, str] | None = None
 
 
 class KeyVaultSource(Protocol):
     """Fetches Key Vault references; returns a value or an error message per reference."""
 
     def fetch(self, refs: Sequence[SecretRef]) -> Mapping[SecretRef, SecretValue | str]: ...
+
+
+#: One storage account key to read: (subscription, resource group, account, key name).
+StorageKey = tuple[str, str, str, str]
+
+
+class StorageKeySource(Protocol):
+    """Reads storage account keys (``listKeys``); returns a value or an error message per key."""
+
+    def fetch(self, keys: Sequence[StorageKey]) -> Mapping[StorageKey, SecretValue | str]: ...
 
 
 @dataclass
@@ -45,6 +58,9 @@ def _identity(request: SecretRequest) -> tuple[str, ...]:
         return ("file", str((request.base_dir / ref.target).resolve()))
     if ref.kind == "keyvault":
         return ("keyvault", ref.target.lower(), ref.secret.lower(), (ref.version or "").lower())
+    if ref.kind == "storagekey":
+        subscription, group = request.location or ("", "")
+        return ("storagekey", subscription.lower(), group.lower(), ref.target, ref.secret)
     return (ref.kind, ref.target)
 
 
@@ -80,19 +96,35 @@ def read_file(path: Path, shown: str) -> SecretValue | str:
 class SecretResolver:
     """Resolves env and file references itself and delegates Key Vault to a :class:`KeyVaultSource`."""
 
-    def __init__(self, *, keyvault: KeyVaultSource | None = None, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        keyvault: KeyVaultSource | None = None,
+        environ: Mapping[str, str] | None = None,
+        storage_keys: StorageKeySource | None = None,
+    ) -> None:
         self._keyvault = keyvault
+        self._storage_keys = storage_keys
         self._environ = environ if environ is not None else os.environ
 
     def resolve(self, requests: Sequence[SecretRequest]) -> Resolution:
         outcome: dict[tuple[str, ...], SecretValue | str] = {}
         vault_refs: dict[tuple[str, ...], SecretRef] = {}
+        storage_keys: dict[tuple[str, ...], StorageKey] = {}
         for request in requests:
             identity = _identity(request)
-            if identity in outcome or identity in vault_refs:
+            if identity in outcome or identity in vault_refs or identity in storage_keys:
                 continue
             ref = request.ref
-            if ref.kind == "env":
+            if ref.kind == "storagekey":
+                if request.location is None:
+                    outcome[identity] = (
+                        f"{ref.text}: no subscription and resource group to find storage account {ref.target} in; "
+                        "set subscription_id and resource_group on the datastore (or use an azureml:// workspace)"
+                    )
+                else:
+                    storage_keys[identity] = (*request.location, ref.target, ref.secret)
+            elif ref.kind == "env":
                 outcome[identity] = read_env(ref.target, self._environ)
             elif ref.kind == "file":
                 outcome[identity] = read_file(request.base_dir / ref.target, ref.target)
@@ -106,6 +138,14 @@ class SecretResolver:
                 fetched = self._keyvault.fetch(list(vault_refs.values()))
                 for identity, ref in vault_refs.items():
                     outcome[identity] = fetched.get(ref, f"{ref.text} was not fetched")
+        if storage_keys:
+            if self._storage_keys is None:
+                for identity in storage_keys:
+                    outcome[identity] = "storage account keys cannot be resolved here"
+            else:
+                keys = self._storage_keys.fetch(list(storage_keys.values()))
+                for identity, wanted in storage_keys.items():
+                    outcome[identity] = keys.get(wanted, f"the key of storage account {wanted[2]} was not read")
         result = Resolution({}, {})
         for request in requests:
             value = outcome[_identity(request)]

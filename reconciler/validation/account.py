@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.arm_reader import ArmCallError, ArmReader, Memo, storage_account_id
 from reconciler.state import DesiredDatastore
-from reconciler.validation.arm import ArmCallError, ArmReader, Memo, storage_account_id
 from reconciler.validation.findings import Check, Finding, Severity
 
 #: Datastore types that live in a storage account, and the child resource they point at.

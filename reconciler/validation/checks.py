@@ -20,8 +20,8 @@ from reconciler.validation.expiry import DEFAULT_WARNING_DAYS, check_expiry
 from reconciler.validation.findings import Check, CheckReport, Finding, Severity
 
 if TYPE_CHECKING:
+    from reconciler.arm_reader import ArmReader
     from reconciler.validation.account import StorageTarget
-    from reconciler.validation.arm import ArmReader
 
 
 #: ARM checks of different datastores run in parallel (each is one to four reads).
@@ -97,9 +97,9 @@ def _arm_checks(
             targets.append((item, target))
     if not targets:
         return findings, 0
+    from reconciler.arm_reader import ArmReader, Memo
     from reconciler.validation.access import check_access
     from reconciler.validation.account import check_account
-    from reconciler.validation.arm import ArmReader, Memo
 
     own = reader is None
     arm = reader or ArmReader()

@@ -917,9 +917,15 @@ class FakeArm:
             "tags": {},
             "identity": workspace.identity
             or {
-                "type": "SystemAssigned",
+                "type": "SystemAssigned,UserAssigned",
                 "principalId": str(uuid.UUID(int=1)),
                 "tenantId": str(uuid.UUID(int=2)),
+                "userAssignedIdentities": {
+                    self._default_identity_id(workspace): {
+                        "principalId": str(uuid.UUID(int=3)),
+                        "clientId": str(uuid.UUID(int=4)),
+                    }
+                },
             },
             "sku": {"name": "Basic", "tier": "Basic"},
             "systemData": {
@@ -944,13 +950,18 @@ class FakeArm:
                 "publicNetworkAccess": "Enabled",
                 "v1LegacyMode": False,
                 "storageHnsEnabled": False,
-                **(
-                    {"primaryUserAssignedIdentity": workspace.primary_user_assigned_identity}
-                    if workspace.primary_user_assigned_identity
-                    else {}
-                ),
+                "primaryUserAssignedIdentity": workspace.primary_user_assigned_identity
+                or (None if workspace.identity else self._default_identity_id(workspace)),
             },
         }
+
+    @staticmethod
+    def _default_identity_id(workspace: FakeWorkspace) -> str:
+        """Without ``FakeWorkspace.identity``: a system-assigned identity and one user-assigned (the primary)."""
+        return (
+            f"/subscriptions/{workspace.subscription}/resourceGroups/{workspace.resource_group}/providers/"
+            f"Microsoft.ManagedIdentity/userAssignedIdentities/{workspace.name}-identity"
+        )
 
     def _list(self, workspace: FakeWorkspace, path: str, pairs: list[tuple[str, str]], api_version: str) -> _Reply:
         query = {k: v for k, v in pairs}

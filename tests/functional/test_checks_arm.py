@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from reconciler.arm_reader import ArmReader
 from reconciler.backends.azureml.cloud import ArmConfig
 from reconciler.secrets.value import SecretValue
 from reconciler.state import DesiredDatastore
-from reconciler.validation.arm import ArmReader
 from reconciler.validation.checks import _arm_checks
 from reconciler.validation.findings import Finding, Severity
 from tests.fakes import arm_storage as fake
@@ -301,3 +301,86 @@ def test_plan_without_permission_to_look_succeeds_and_says_so(ws: ArmProject) ->
         ("storage account", f"not checked: needs Microsoft.Storage/storageAccounts/read on {ACCOUNT_ID}"),
         ("access", f"could not check: needs Microsoft.Authorization/roleAssignments/read on {ACCOUNT_ID}"),
     ]
+
+
+# ------------------------------------------------------------------------------ ${storagekey:...}
+
+
+def test_storagekey_follows_rotation_without_a_manifest_change(ws: ArmProject) -> None:
+    account = storage(ws).account(SUBSCRIPTION, RESOURCE_GROUP, "contosoraw", containers={"raw"})
+    entry = {
+        "name": "raw",
+        "type": "azure_blob",
+        "account_name": "contosoraw",
+        "container_name": "raw",
+        "skip_validation": True,
+        "credentials": {"account_key": "${storagekey:contosoraw/key2}"},
+    }
+    ws.manifest([entry])
+    applied = ws.run("apply", "--auto-approve")
+    assert applied.code == 0, applied.all
+    assert ws.remote.secrets_of("raw") == {"secretsType": "AccountKey", "key": account.keys["key2"]}
+    assert ws.run("plan", "--detailed-exitcode").code == 0
+    old = account.keys["key2"]
+    new = account.rotate("key2")
+    changed = ws.run("plan", "--detailed-exitcode")
+    assert changed.code == 2, changed.all
+    assert "credentials.account_key: (sensitive value changed)" in changed.out
+    assert ws.run("apply", "--auto-approve").code == 0
+    assert ws.remote.secrets_of("raw") == {"secretsType": "AccountKey", "key": new}
+    assert ws.run("plan", "--detailed-exitcode").code == 0
+    for result in (applied, changed):
+        assert old not in result.all and new not in result.all
+
+
+def test_storagekey_without_permission_or_account_is_a_located_error(ws: ArmProject) -> None:
+    storage(ws).account(SUBSCRIPTION, RESOURCE_GROUP, "contosoraw")
+    entry = {
+        "name": "raw",
+        "type": "azure_blob",
+        "account_name": "contosoraw",
+        "container_name": "raw",
+        "skip_validation": True,
+        "credentials": {"account_key": "${storagekey:contosoraw}"},
+    }
+    ws.manifest([entry, {**entry, "name": "gone", "credentials": {"account_key": "${storagekey:nosuchacct}"}}])
+    missing = ws.run("plan")
+    assert missing.code == 1
+    assert "datastores.yaml:17:5: datastores[1].credentials.account_key: storage account nosuchacct not found" in (
+        missing.err
+    )
+    storage(ws).forbid(fake.LIST_KEYS)
+    forbidden = ws.run("plan")
+    assert forbidden.code == 1
+    assert f"cannot read the keys of {ACCOUNT_ID}: needs Microsoft.Storage/storageAccounts/listkeys/action" in (
+        forbidden.err
+    )
+
+
+def test_storagekey_needs_a_location_on_a_local_workspace(project_dir: Path) -> None:
+    from tests.conftest import Project
+
+    project = Project(project_dir)
+    project.write(
+        "datastores.yaml",
+        """\
+        version: 1
+        owner: platform
+        datastores:
+          - name: raw
+            type: azure_blob
+            account_name: contosoraw
+            container_name: raw
+            skip_validation: true
+            credentials:
+              account_key: ${storagekey:contosoraw}
+        """,
+    )
+    result = project.run("plan")
+    assert result.code == 1
+    assert "no subscription and resource group to find storage account contosoraw in" in result.err
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    return tmp_path

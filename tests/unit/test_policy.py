@@ -137,3 +137,13 @@ def test_policy_file_problems_are_located_in_that_file() -> None:
     with pytest.raises(ManifestError) as missing:
         load_policy_file("missing.yaml")
     assert [str(p) for p in missing.value.problems] == ["missing.yaml: policy file not found"]
+
+
+def test_storagekey_references_parse_and_refuse_bad_forms() -> None:
+    from reconciler.manifest.refs import RefSyntaxError, parse_ref
+
+    assert parse_ref("${storagekey:contosoraw}").secret == "key1"
+    assert parse_ref("${storagekey:contosoraw/key2}").target == "contosoraw"
+    for bad in ("${storagekey:Contoso}", "${storagekey:contosoraw/key3}", "${storagekey:}"):
+        with pytest.raises(RefSyntaxError):
+            parse_ref(bad)
