@@ -28,7 +28,7 @@ def secret_requests(manifests: ManifestSet, workspace_uri: str | None = None) ->
 def _azureml_location(uri: str | None) -> tuple[str, str] | None:
     if not uri or not uri.startswith("azureml://"):
         return None
-    from reconciler.backends import AzureMLWorkspaceUri, parse_workspace_uri
+    from reconciler.registry import AzureMLWorkspaceUri, parse_workspace_uri
 
     parsed = parse_workspace_uri(uri)
     return (parsed.subscription_id, parsed.resource_group) if isinstance(parsed, AzureMLWorkspaceUri) else None

@@ -87,8 +87,8 @@ def console_of(ctx: click.Context) -> Console:
 
 def resolver() -> Any:
     from reconciler.azure.keyvault import KeyVaultFetcher
+    from reconciler.azure.storagekey import StorageKeyFetcher
     from reconciler.secrets.resolve import SecretResolver
-    from reconciler.secrets.storagekey import StorageKeyFetcher
 
     return SecretResolver(keyvault=KeyVaultFetcher(), storage_keys=StorageKeyFetcher())
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Any
 
-from reconciler.arm_reader import AUTHORIZATION_API_VERSION, WORKSPACE_API_VERSION, ArmCallError, ArmReader, Memo
+from reconciler.azure.arm import AUTHORIZATION_API_VERSION, WORKSPACE_API_VERSION, ArmCallError, ArmReader, Memo
 from reconciler.state import DesiredDatastore
 from reconciler.validation.account import StorageTarget, identity_based
 from reconciler.validation.findings import Check, Finding, Severity

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.arm_reader import ArmCallError, ArmReader, Memo, storage_account_id
+from reconciler.azure.arm import ArmCallError, ArmReader, Memo, storage_account_id
 from reconciler.state import DesiredDatastore
 from reconciler.validation.findings import Check, Finding, Severity
 

@@ -20,7 +20,7 @@ from reconciler.validation.expiry import DEFAULT_WARNING_DAYS, check_expiry
 from reconciler.validation.findings import Check, CheckReport, Finding, Severity
 
 if TYPE_CHECKING:
-    from reconciler.arm_reader import ArmReader
+    from reconciler.azure.arm import ArmReader
     from reconciler.validation.account import StorageTarget
 
 
@@ -72,7 +72,7 @@ def _arm_checks(
     "Not checked" for want of a location is said only for datastores this plan writes, like the
     probes' notes, so an unchanged local manifest still plans as "No changes." alone.
     """
-    from reconciler.backends import AzureMLWorkspaceUri, parse_workspace_uri
+    from reconciler.registry import AzureMLWorkspaceUri, parse_workspace_uri
     from reconciler.validation.account import STORAGE_TYPES, storage_target
 
     parsed = parse_workspace_uri(workspace_uri)
@@ -97,7 +97,7 @@ def _arm_checks(
             targets.append((item, target))
     if not targets:
         return findings, 0
-    from reconciler.arm_reader import ArmReader, Memo
+    from reconciler.azure.arm import ArmReader, Memo
     from reconciler.validation.access import check_access
     from reconciler.validation.account import check_account
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.arm_reader import ArmReader
-from reconciler.backends.azureml.cloud import ArmConfig
+from reconciler.azure.arm import ArmReader
+from reconciler.azure.cloud import ArmConfig
 from reconciler.secrets.value import SecretValue
 from reconciler.state import DesiredDatastore
 from reconciler.validation.checks import _arm_checks

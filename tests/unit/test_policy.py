@@ -140,7 +140,7 @@ def test_policy_file_problems_are_located_in_that_file() -> None:
 
 
 def test_storagekey_references_parse_and_refuse_bad_forms() -> None:
-    from reconciler.manifest.refs import RefSyntaxError, parse_ref
+    from reconciler.secrets.refs import RefSyntaxError, parse_ref
 
     assert parse_ref("${storagekey:contosoraw}").secret == "key1"
     assert parse_ref("${storagekey:contosoraw/key2}").target == "contosoraw"

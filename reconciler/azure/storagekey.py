@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.azure.arm import ArmCallError, ArmReader, storage_account_id
 from reconciler.secrets.resolve import StorageKey
 from reconciler.secrets.value import SecretValue
 
@@ -26,7 +27,6 @@ class StorageKeyFetcher:
         self.requests = 0
 
     def fetch(self, keys: Sequence[StorageKey]) -> Mapping[StorageKey, SecretValue | str]:
-        from reconciler.arm_reader import ArmCallError, ArmReader, storage_account_id
 
         reader = self._reader or ArmReader()
         accounts: dict[tuple[str, str, str], dict[str, SecretValue] | str] = {}

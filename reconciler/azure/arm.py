@@ -13,14 +13,14 @@ status and ARM's error code, so callers can tell "not found" and "not permitted"
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from reconciler.backends.azureml.cloud import ArmConfig
-from reconciler.backends.azureml.errors import envelope
+from reconciler.azure.cloud import ArmConfig
 from reconciler.secrets.redact import redact
 
 AUTHORIZATION_API_VERSION = "2022-04-01"
@@ -80,16 +80,18 @@ class ArmReader:
 
     def _credential_once(self) -> Any:
         if self._credential is None:
-            from reconciler.azure_auth import default_credential
+            from reconciler.azure.auth import default_credential
 
             self._credential = default_credential()
         return self._credential
 
     def _verify_setting(self) -> bool | str:
+        """The CA bundle the standard variables name (as the backend's client reads them), else the default."""
         if self._verify is None:
-            from reconciler.backends.azureml.client import environment_ca_bundle
-
-            self._verify = environment_ca_bundle()
+            self._verify = next(
+                (os.environ[n] for n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE") if os.environ.get(n)),
+                True,
+            )
         return self._verify
 
     def _options(self) -> dict[str, Any]:
@@ -168,7 +170,7 @@ class ArmReader:
                     body = response.json()
                 except ValueError:
                     body = None
-                code, message = envelope(body)
+                code, message = _envelope(body)
                 raise ArmCallError(response.status_code, code or (response.reason or ""), redact(message[:300]))
             return response.json()
 
@@ -179,6 +181,14 @@ class ArmReader:
             if client is not None:
                 with contextlib.suppress(Exception):  # closing must never turn a result into an error
                     client.close()
+
+
+def _envelope(body: Any) -> tuple[str, str]:
+    """``(code, message)`` of ARM's ``{"error": {"code", "message"}}``, tolerating anything else."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return "", ""
+    return str(error.get("code") or ""), " ".join(str(error.get("message") or "").split())
 
 
 class Memo:
