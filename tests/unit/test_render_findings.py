@@ -16,12 +16,16 @@ from reconciler.validation.findings import Check, Finding, Severity
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 
+SAS_MESSAGE = "credentials.sas_token: SAS token expires on 2026-12-12 (in 9 days)"
+HNS_MESSAGE = "storage account contosolake has no hierarchical namespace (isHnsEnabled is false)"
+HINT_MESSAGE = "public network access is disabled on storage account contosofiles: set skip_validation: true"
+HOSTILE = "could not check: HTTP 500 Boom: line\n- prod_data no longer declared\n::error::forged | `code` **bold**"
 FINDINGS = [
-    Finding("raw", "azure_blob", Check.EXPIRY, Severity.WARNING, "credentials.sas_token: SAS token expires on 2026-12-12 (in 9 days)", "credentials.sas_token", "2026-12-12"),
-    Finding("lake", "azure_data_lake_gen2", Check.ACCOUNT, Severity.ERROR, "storage account contosolake has no hierarchical namespace (isHnsEnabled is false)"),
-    Finding("files", "azure_file", Check.ACCOUNT, Severity.HINT, "public network access is disabled on storage account contosofiles: set skip_validation: true"),
-    Finding("raw", "azure_blob", Check.ACCESS, Severity.NOT_CHECKED, "could not check: HTTP 500 Boom: line\n- prod_data no longer declared\n::error::forged | `code` **bold**"),
-]  # fmt: skip
+    Finding("raw", "azure_blob", Check.EXPIRY, Severity.WARNING, SAS_MESSAGE, "credentials.sas_token", "2026-12-12"),
+    Finding("lake", "azure_data_lake_gen2", Check.ACCOUNT, Severity.ERROR, HNS_MESSAGE),
+    Finding("files", "azure_file", Check.ACCOUNT, Severity.HINT, HINT_MESSAGE),
+    Finding("raw", "azure_blob", Check.ACCESS, Severity.NOT_CHECKED, HOSTILE),
+]
 
 
 @pytest.mark.parametrize(
