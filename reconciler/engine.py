@@ -29,6 +29,8 @@ from reconciler.state import DesiredState, WorkspaceSnapshot
 
 if TYPE_CHECKING:
     from reconciler.manifest.rules import PolicySource
+    from reconciler.validation.checks import CheckOptions
+    from reconciler.validation.findings import CheckReport
 
 WORKSPACE_ENV = "RECONCILER_WORKSPACE"
 
@@ -126,6 +128,13 @@ def _check_cli_v2_workspace(manifests: ManifestSet, option: str | None, environ:
             )
         ]
     )
+
+
+def check_run(run: PlanRun, options: CheckOptions) -> CheckReport:
+    """Expiry, storage-account and access checks of the datastores the plan keeps: findings as data."""
+    from reconciler.validation.checks import run_checks
+
+    return run_checks(run.plan, run.desired.by_key(), options, workspace_uri=run.plan.workspace)
 
 
 # ---------------------------------------------------------------------------- saved plans

@@ -127,9 +127,9 @@ def render_plan(console: Console, plan: Any, fmt: str, probes: Any = None, check
 
 def check_run(run: Any, options: Any) -> Any:
     """Expiry, storage-account and access checks of the datastores the plan keeps (a CheckReport)."""
-    from reconciler.validation.checks import run_checks
+    from reconciler.engine import check_run as engine_check_run
 
-    return run_checks(run.plan, run.desired.by_key(), options)
+    return engine_check_run(run, options)
 
 
 def probe_run(run: Any) -> Any:
