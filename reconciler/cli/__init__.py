@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 # ``app`` first: it trims start-up before pydantic is imported; the command modules register themselves.
-from reconciler.cli import app, apply, convert, data, github, plan, schema, show, validate  # noqa: F401
+from reconciler.cli import app, apply, convert, data, export, github, plan, schema, show, validate  # noqa: F401
 from reconciler.cli.app import EXIT_ERROR, cli, line
 from reconciler.console import Console
 from reconciler.errors import ReconcilerError

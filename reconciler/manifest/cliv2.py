@@ -80,22 +80,56 @@ def env_reference(datastore: str, field: str) -> str:
 
 #: The types azure-ai-ml's ``load_datastore`` reads (its datastore schemas); the classic v1 types have none.
 CLI_V2_TYPES = ("azure_blob", "azure_file", "azure_data_lake_gen1", "azure_data_lake_gen2", "one_lake")
+#: Manifest fields azure-ai-ml's datastore schemas do not have (its loader refuses them): reconciler's own.
+MANIFEST_ONLY = frozenset(
+    {
+        "properties",
+        "skip_validation",
+        "protect",
+        "service_data_access_auth_identity",
+        "resource_group",
+        "subscription_id",
+    }
+)
+#: Where azure-ai-ml accepts fewer credential kinds than ARM (its OneLake schema has no certificate).
+_CLI_V2_CREDENTIALS = {"one_lake": ("service_principal",)}
+#: The ``$schema`` azure-ai-ml's published files name, per type.
+SCHEMA_URLS = {
+    "azure_blob": "https://azuremlschemas.azureedge.net/latest/azureBlob.schema.json",
+    "azure_file": "https://azuremlschemas.azureedge.net/latest/azureFile.schema.json",
+    "azure_data_lake_gen1": "https://azuremlschemas.azureedge.net/latest/azureDataLakeGen1.schema.json",
+    "azure_data_lake_gen2": "https://azuremlschemas.azureedge.net/latest/azureDataLakeGen2.schema.json",
+    "one_lake": "http://azureml/sdk-2-0/OneLakeDatastore.json",
+}
 #: CLI v2 spellings that differ from the manifest's (azure-ai-ml still reads them).
 RENAMED = {"credentials.authority_uri": "credentials.authority_url", "id": "(ignored: read-only, as azure-ai-ml does)"}
 
 
+def cli_v2_fields(type_name: str) -> tuple[str, ...]:
+    """The type's own fields a CLI v2 file may carry (the catalog's, less reconciler's additions)."""
+    from reconciler.catalog import TYPES
+
+    return tuple(f for f in TYPES[type_name].field_names if f not in MANIFEST_ONLY)
+
+
+def cli_v2_credentials(type_name: str) -> tuple[str, ...]:
+    """Credential kinds azure-ai-ml accepts for the type."""
+    from reconciler.catalog import TYPES
+
+    return _CLI_V2_CREDENTIALS.get(type_name, TYPES[type_name].credentials)
+
+
 def field_table() -> list[tuple[str, str, str]]:
     """``(CLI v2 field, manifest field, types)`` for every field of the CLI v2 types, from the catalog."""
-    from reconciler.catalog import CREDENTIAL_KINDS, TYPES
+    from reconciler.catalog import CREDENTIAL_KINDS
 
     rows: dict[str, list[str]] = {"$schema": [], "name": [], "type": [], "description": [], "tags": []}
     for type_name in CLI_V2_TYPES:
-        spec = TYPES[type_name]
         for key in ("$schema", "name", "type", "description", "tags"):
             rows[key].append(type_name)
-        for name in spec.field_names:
+        for name in cli_v2_fields(type_name):
             rows.setdefault(name, []).append(type_name)
-        for kind in spec.credentials:
+        for kind in cli_v2_credentials(type_name):
             for name in CREDENTIAL_KINDS[kind].field_names:
                 types = rows.setdefault(f"credentials.{name}", [])
                 if type_name not in types:
