@@ -39,7 +39,7 @@ def export_command(
     from reconciler.backends import LocalWorkspaceUri, open_workspace, parse_workspace_uri
     from reconciler.engine import resolve_workspace_uri
     from reconciler.errors import ReconcilerError
-    from reconciler.export import cli_v2_documents, export, manifest_document, parse_secrets_from
+    from reconciler.export.workspace import cli_v2_documents, export, manifest_document, parse_secrets_from
     from reconciler.render.escape import message, text
 
     console = console_of(ctx)

@@ -16,6 +16,7 @@ from typing import Any
 
 from reconciler.catalog import BUILTIN_DATASTORES, CREDENTIAL_KINDS, DATASTORE_TYPES, TYPES
 from reconciler.errors import ReconcilerError
+from reconciler.export.emit import Entry, manifest_text
 from reconciler.manifest.cliv2 import (
     CLI_V2_TYPES,
     SCHEMA_URLS,
@@ -23,7 +24,6 @@ from reconciler.manifest.cliv2 import (
     cli_v2_fields,
     env_name,
 )
-from reconciler.manifest.emit import Entry, manifest_text
 from reconciler.state import RegisteredDatastore, WorkspaceSnapshot
 
 _VAULT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
