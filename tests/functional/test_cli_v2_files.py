@@ -199,3 +199,15 @@ def test_a_directory_without_yaml_files_is_an_error(project: Project):
     (project.root / "empty").mkdir()
     result = project.run("validate", "-f", "empty")
     assert result.code == 1 and "empty: directory has no *.yml or *.yaml files" in result.err
+
+
+def test_the_az_ml_files_example_applies_and_converges(project: Project):
+    shutil.copytree(REPO / "examples" / "az_ml_files", project.root / "az_ml_files")
+    project.env = {"RECONCILER_WORKSPACE": project.workspace}
+    files = ("-f", "az_ml_files/owner.yaml", "-f", "az_ml_files/datastores")
+    assert project.run("validate", *files).code == 0
+    planned = project.run("plan", *files, "--detailed-exitcode")
+    assert planned.code == 2 and "+ landing_wasbs (azure_blob)" in planned.out, planned.all
+    assert project.run("apply", *files, "--auto-approve").code == 0
+    again = project.run("plan", *files, "--detailed-exitcode")
+    assert (again.code, again.out.strip()) == (0, NO_CHANGES), again.all
