@@ -330,6 +330,29 @@ def _url(s: Sweep) -> str:
     return s.world.vault.url
 
 
+def _export(s: Sweep) -> None:
+    """Export reads only settings: the registered secrets never reach its output or files."""
+    for args in (("--format", "manifest"), ("--format", "cli-v2"), ("--secrets-from", "keyvault:contoso-kv")):
+        result = s.run("export", *args)
+        assert result.code == 0 and "${" in result.out, result.all
+    assert s.run("export", "--out", "exported.yaml").code == 0
+    assert s.run("export", "--format", "cli-v2", "--out", "exported").code == 0
+
+
+def _cli_v2_literal_and_convert(s: Sweep) -> None:
+    """A literal secret in an az ml datastore file: the error and convert name a reference, never the value."""
+    s.write(
+        "name: pasted_v2\ntype: azure_blob\naccount_name: contosoraw\ncontainer_name: raw\n"
+        f"credentials:\n  account_key: {LITERAL_CANARY}\n",
+        "pasted.yml",
+    )
+    refused = s.run("validate", "-f", "pasted.yml", "--owner", "sweep")
+    assert refused.code == 1 and "${env:PASTED_V2_ACCOUNT_KEY}" in refused.err, refused.all
+    converted = s.run("convert", "pasted.yml", "--owner", "sweep")
+    assert converted.code == 0 and "PASTED_V2_ACCOUNT_KEY" in converted.out, converted.all
+    (s.root / "pasted.yml").unlink()  # the input, which holds the value by design
+
+
 CASES: dict[str, Callable[[Sweep], None]] = {
     "validate": _validate,
     "plan text": _plan(),
@@ -344,6 +367,8 @@ CASES: dict[str, Callable[[Sweep], None]] = {
     "show json": _command("show", "--format", "json"),
     "schema": _command("schema"),
     "literal secrets": _literal_secrets,
+    "export": _export,
+    "az ml file literal and convert": _cli_v2_literal_and_convert,
     "bad references": _bad_references,
     "keyvault 403": lambda s: _fails(
         "plan", expect="is forbidden", manifest_extra=_broken(f"${{keyvault:{_url(s)}/locked}}")
