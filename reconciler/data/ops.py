@@ -77,8 +77,18 @@ def _session(concurrency: int) -> Any:
     return session
 
 
+#: The SDKs' "failsafe" deserializers log a warning with a traceback for every error answer without a
+#: body (a HEAD that is 403 or 404), which the SDK then raises as a normal error that we report.
+_NOISY_LOGGERS = (
+    "azure.storage.fileshare._generated._utils.model_base",
+    "azure.storage.blob._generated._utils.model_base",
+)
+
+
 def open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]:
     """The container, filesystem or share of ``target``, with a client sized for ``concurrency``."""
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
     pool = ChunkPool(concurrency)
     options: dict[str, Any] = {
         "session": _session(concurrency),
