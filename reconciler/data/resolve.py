@@ -98,7 +98,6 @@ def resolve_target(
     allowed: Sequence[str],
 ) -> DataTarget:
     """The storage behind ``uri``; see the module docstring for where it comes from."""
-    from reconciler.engine import resolve_workspace_uri
     from reconciler.manifest.load import DEFAULT_MANIFEST, load_manifests
 
     paths = list(files) if files else ([DEFAULT_MANIFEST] if Path(DEFAULT_MANIFEST).is_file() else [])
@@ -110,6 +109,8 @@ def resolve_target(
                 return _target(item, str(entry.locate()), allowed)
     if uri.workspace and workspace_option and uri.workspace.lower() != workspace_option.lower():
         raise ReconcilerError(f"the URI names the workspace {uri.workspace}, but --workspace is {workspace_option}")
+    from reconciler.engine import resolve_workspace_uri  # only now: the engine and backends are not needed above
+
     workspace_uri = resolve_workspace_uri(uri.workspace or workspace_option, manifests)
     item = _registered(uri.datastore, workspace_uri, declared_in=paths)
     return _target(item, workspace_uri, allowed)
