@@ -89,6 +89,13 @@ def open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]:
     """The container, filesystem or share of ``target``, with a client sized for ``concurrency``."""
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        return _open_store(target, concurrency)
+    except ValueError as exc:  # e.g. a token credential over http: the SDK refuses before any request
+        raise StorageError(f"cannot use {target.name} ({target.account_url}): {exc}".rstrip(".")) from None
+
+
+def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]:
     pool = ChunkPool(concurrency)
     options: dict[str, Any] = {
         "session": _session(concurrency),
