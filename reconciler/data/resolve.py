@@ -140,18 +140,16 @@ def _declared(entry: Any, owner: str, resolver: Any) -> DesiredDatastore:
 
 def _registered(name: str, workspace_uri: str, *, declared_in: Sequence[str]) -> DesiredDatastore:
     """A registered datastore and, where listSecrets is permitted, its secret."""
-    from reconciler.backends import open_workspace
+    from reconciler.backends import LocalWorkspaceUri, open_workspace, parse_workspace_uri
 
+    parsed = parse_workspace_uri(workspace_uri)
+    if isinstance(parsed, LocalWorkspaceUri) and not Path(parsed.path).exists():  # never create one here
+        raise _not_found(name, workspace_uri, declared_in, " (the workspace does not exist)")
     workspace = open_workspace(workspace_uri)
     try:
         found = workspace.snapshot().by_key().get(name.lower())
         if found is None:
-            if declared_in:
-                files = ", ".join(declared_in)
-                raise DatastoreNotFound(
-                    f"datastore {name} is neither declared in {files} nor registered in {workspace_uri}"
-                )
-            raise DatastoreNotFound(f"datastore {name} is not registered in {workspace_uri} (no manifest declares it)")
+            raise _not_found(name, workspace_uri, declared_in)
         secrets: dict[str, SecretValue] = {}
         kind = found.settings.get("credentials", {}).get("type", "none")
         if kind != "none":
@@ -168,6 +166,15 @@ def _registered(name: str, workspace_uri: str, *, declared_in: Sequence[str]) ->
         return DesiredDatastore(name=found.name, type=found.type, settings=found.settings, secrets=secrets)
     finally:
         workspace.close()
+
+
+def _not_found(name: str, workspace_uri: str, declared_in: Sequence[str], why: str = "") -> DatastoreNotFound:
+    if declared_in:
+        files = ", ".join(declared_in)
+        return DatastoreNotFound(
+            f"datastore {name} is neither declared in {files} nor registered in {workspace_uri}{why}"
+        )
+    return DatastoreNotFound(f"datastore {name} is not registered in {workspace_uri} (no manifest declares it){why}")
 
 
 def _target(item: DesiredDatastore, source: str, allowed: Sequence[str]) -> DataTarget:

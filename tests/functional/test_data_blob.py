@@ -284,6 +284,7 @@ def test_bad_input_is_one_line_and_exit_1(
     assert result.err.startswith(message), result.err
     assert result.out == ""
     assert blobs(azurite, landing) == {}
+    assert not (project.root / ".reconciler").exists()  # no workspace was created to look the name up
 
 
 def test_unsupported_types_and_untrusted_endpoints_are_refused(
