@@ -22,6 +22,7 @@ from reconciler.catalog import secret_path
 from reconciler.desired import build_desired
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.manifest.load import DEFAULT_MANIFEST, ManifestSet, load_manifests
+from reconciler.manifest.variables import VariableInputs
 from reconciler.plan.model import FORMAT_VERSION, Plan, PlanOptions
 from reconciler.plan.planner import make_plan
 from reconciler.secrets.resolve import SecretResolver
@@ -91,10 +92,17 @@ def compute_plan(
     environ: Mapping[str, str] | None = None,
     policies: Sequence[PolicySource] = (),
     owner_option: str | None = None,
+    variables: VariableInputs | None = None,
+    environment_owner: tuple[str, str] | None = None,
 ) -> PlanRun:
     """Load and check the input completely (policy included) before opening the workspace; then observe and plan."""
     manifests = load_manifests(
-        manifest_files(files), environ=os.environ if environ is None else environ, policies=policies, owner=owner_option
+        manifest_files(files),
+        environ=os.environ if environ is None else environ,
+        policies=policies,
+        owner=owner_option,
+        variables=variables,
+        environment_owner=environment_owner,
     )
     _check_cli_v2_workspace(manifests, workspace_option, os.environ if environ is None else environ)
     uri = resolve_workspace_uri(workspace_option, manifests, environ)
@@ -107,7 +115,12 @@ def compute_plan(
         workspace.close()
         raise
     assert plan.recorded is not None
-    stamped = plan.recorded.model_copy(update={"created_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    stamped = plan.recorded.model_copy(
+        update={
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "variables": dict(manifests.variables),
+        }
+    )
     return PlanRun(manifests, desired, workspace, snapshot, plan.model_copy(update={"recorded": stamped}))
 
 

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
+from reconciler import catalog
 from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.manifest.cliv2 import CliV2Document, as_manifest, env_reference, is_cli_v2, own_field
 from reconciler.manifest.messages import problems_from_validation
 from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest
+from reconciler.manifest.variables import VariableInputs
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
 from reconciler.secrets.resolve import SecretRequest, check_local
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_MANIFEST = "datastores.yaml"
 DEFAULT_OWNER = "default"
+SECRET_FIELD_NAMES = frozenset(kind.secret for kind in catalog.CREDENTIAL_KINDS.values() if kind.secret)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class ManifestSet:
     #: Every policy of the run: the manifests' ``policy:`` sections and ``--policy`` files.
     policies: tuple[PolicySource, ...] = ()
     removed: tuple[RemovedEntry, ...] = ()
+    #: The variables the manifests used, by name (recorded in a saved plan; never secrets).
+    variables: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 #: Files ``-f DIR`` reads at most (an input size bound).
@@ -165,39 +170,39 @@ def _under(problem: Problem, fields: list[str]) -> bool:
     return any(field == f or field.startswith((f + ".", f + "[")) for f in fields)
 
 
-def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, Manifest | None, list[Problem]]:
+def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, list[Problem]]:
+    """Read one file (a CLI v2 file in manifest shape); its ``data`` is a mapping only when it can be validated."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return YamlDocument(path, None), None, [_not_utf8(path, data, exc)]
+        return YamlDocument(path, None), [_not_utf8(path, data, exc)]
     doc, problems = parse_yaml(text, path)
     if problems and doc.data is None:
-        return doc, None, problems
+        return doc, problems
     if doc.data is None:
-        return (
-            doc,
-            None,
-            [Problem("empty manifest; expected 'version: 1' and 'datastores:'", SourceLocation(path, 1, 1))],
-        )
+        return doc, [Problem("empty manifest; expected 'version: 1' and 'datastores:'", SourceLocation(path, 1, 1))]
     if not isinstance(doc.data, dict):
-        return (
-            doc,
-            None,
-            [Problem("a manifest must be a mapping with 'version' and 'datastores'", doc.locate(()))],
-        )
+        problem = Problem("a manifest must be a mapping with 'version' and 'datastores'", doc.locate(()))
+        doc.data = None
+        return doc, [problem]
     if is_cli_v2(doc.data):
         doc = as_manifest(doc)
         problems = [Problem(p.message, p.location, own_field(p.field)) for p in problems]
+    return doc, problems
+
+
+def _validate_one(doc: YamlDocument, problems: list[Problem]) -> tuple[Manifest | None, list[Problem]]:
     try:
         manifest = Manifest.model_validate(doc.data)
     except ValidationError as exc:
-        # A value the YAML reader already rejected (a recursive alias, a bad tag) is not reported twice.
-        yaml_fields = [p.field for p in problems if p.field]
+        # A value already rejected (by the YAML reader: a recursive alias, a bad tag; or an undefined
+        # variable) is not reported twice.
+        reported = [p.field for p in problems if p.field]
         found = [_suggest_reference(p, doc) for p in problems_from_validation(exc, doc)]
         if isinstance(doc, CliV2Document):
             found = [Problem(p.message, p.location, own_field(p.field)) for p in found]
-        return doc, None, problems + [p for p in found if not _under(p, yaml_fields)]
-    return doc, manifest, problems
+        return None, problems + [p for p in found if not _under(p, reported)]
+    return manifest, problems
 
 
 _LITERAL = re.compile(r"^datastores\[(\d+)\]\.credentials\.(\w+)$")
@@ -229,24 +234,47 @@ def load_manifests(
     environ: Mapping[str, str] | None = None,
     policies: Sequence[PolicySource] = (),
     owner: str | None = None,
+    variables: VariableInputs | None = None,
+    environment_owner: tuple[str, str] | None = None,
 ) -> ManifestSet:
     """Parse, validate and cross-check every file; raise one :class:`ManifestError` listing all problems.
 
     Secret references are checked offline here too (files exist; with ``environ``, variables are
     set), and so is policy (``policies`` from ``--policy`` files, plus each manifest's own), so a
     plan reports them together with every other problem in the manifests.
+
+    ``${var:NAME}`` references are substituted before validation (see
+    :mod:`reconciler.manifest.variables`; ``variables`` gives the sources outside the manifests).
+    ``environment_owner`` is an environment's owner and where it was set: a manifest without
+    ``owner:`` takes it, one with another owner is an error.
     """
     contents, problems = read_files(paths)
+    loaded = [_parse_one(path, data) for path, data in contents]
+    if environment_owner is not None:
+        for doc, doc_problems in loaded:
+            doc_problems.extend(_apply_owner(doc, *environment_owner))
+    used, variable_problems = _substitute_variables(
+        [doc for doc, _ in loaded], variables or VariableInputs(environ=environ)
+    )
+    problems.extend(variable_problems.pop(None, []))
     docs: list[YamlDocument] = []
     parsed: list[tuple[YamlDocument, Manifest]] = []
-    for path, data in contents:
-        doc, manifest, file_problems = _parse_one(path, data)
+    for doc, doc_problems in loaded:
         docs.append(doc)
+        found = variable_problems.get(doc.file, [])
+        if isinstance(doc, CliV2Document):
+            found = [Problem(p.message, p.location, own_field(p.field)) for p in found]
+        doc_problems.extend(found)
+        if doc.data is None:
+            problems.extend(doc_problems)
+            continue
+        manifest, file_problems = _validate_one(doc, doc_problems)
         problems.extend(file_problems)
         if manifest is not None and not file_problems:
             parsed.append((doc, manifest))
     rejected = _check_names(docs, problems)
     result = _merge(parsed, rejected, problems, digest_of(contents))
+    result = dataclasses.replace(result, variables=used)
     result = _owner_for_cli_v2(result, docs, parsed, owner, problems)
     problems.extend(_local_secret_problems(result.datastores, environ))
     declared_policies = [*policies, *_manifest_policies(parsed)]
@@ -291,6 +319,62 @@ def _owner_for_cli_v2(
 def cli_v2_files(manifests: ManifestSet) -> list[str]:
     """The CLI v2 files among the run's inputs (their workspace must come from elsewhere)."""
     return sorted({d.file for d in manifests.datastores if isinstance(d.doc, CliV2Document)})
+
+
+def _apply_owner(doc: YamlDocument, owner: str, where: str) -> list[Problem]:
+    """An environment's owner: a manifest without ``owner:`` takes it; a different one is an error."""
+    if not isinstance(doc.data, dict):
+        return []
+    given = doc.data.get("owner")
+    if "owner" not in doc.data:
+        doc.data["owner"] = owner
+    elif given != owner:
+        return [
+            Problem(
+                f"differs from the environment's owner set at {where}; a manifest of an environment has its "
+                "owner, or none (then it takes the environment's)",
+                doc.locate(("owner",)),
+                "owner",
+            )
+        ]
+    return []
+
+
+def _substitute_variables(
+    docs: Sequence[YamlDocument], inputs: VariableInputs
+) -> tuple[dict[str, str], dict[str | None, list[Problem]]]:
+    """Replace ``${var:NAME}`` in every document's data; problems by file (``None``: not in a manifest)."""
+    from reconciler.manifest import variables as v
+
+    problems: dict[str | None, list[Problem]] = {}
+    defined: list[tuple[str, dict[str, v.Variable]]] = []
+    for doc in docs:
+        if isinstance(doc.data, dict) and "vars" in doc.data:
+            found, found_problems = v.check_mapping(doc.data["vars"], doc.locate, doc.file, "vars:", ("vars",))
+            problems.setdefault(doc.file, []).extend(found_problems)
+            defined.append((doc.file, found))
+            # Invalid entries are reported here once; the model then sees only the valid ones.
+            doc.data["vars"] = {name: var.value for name, var in found.items()}
+    values, collect_problems = v.collect(inputs, defined)
+    problems.setdefault(None, []).extend(collect_problems)
+    result = v.Substitution()
+    for doc in docs:
+        if not isinstance(doc.data, dict):
+            continue
+        before = len(result.problems)
+        doc.data = {
+            key: value
+            if key in ("vars", "version")
+            else v.substitute(value, values, doc.locate, _secret_path, result, (key,))
+            for key, value in doc.data.items()
+        }
+        problems.setdefault(doc.file, []).extend(result.problems[before:])
+    return result.used, problems
+
+
+def _secret_path(path: tuple[str | int, ...]) -> bool:
+    """``datastores[i].credentials.<secret field>``: the places a variable may never go."""
+    return len(path) == 4 and path[0] == "datastores" and path[2] == "credentials" and path[3] in SECRET_FIELD_NAMES
 
 
 def _manifest_policies(parsed: Sequence[tuple[YamlDocument, Manifest]]) -> list[PolicySource]:

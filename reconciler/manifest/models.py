@@ -97,6 +97,13 @@ TagKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Protocol = Annotated[Literal["https", "http"], BeforeValidator(_lower)]
 BlobProtocol = Annotated[Literal["https", "http", "wasbs", "wasb"], BeforeValidator(_lower)]
 AdlsProtocol = Annotated[Literal["https", "http", "abfss", "abfs"], BeforeValidator(_lower)]
+VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+#: Numbers are accepted in YAML and become their text before validation.
+VariableValue = Annotated[
+    str,
+    StringConstraints(max_length=4096),
+    WithJsonSchema({"type": ["string", "number"], "description": "at most 4096 characters, one line"}),
+]
 IdentityMode = Literal["none", "workspace_system_assigned_identity", "workspace_user_assigned_identity"]
 
 
@@ -438,6 +445,11 @@ class Manifest(StrictModel):
     datastores: list[AnyDatastore] = Field(default_factory=list)
     policy: Policy | None = None
     removed: list[RemovedDatastore] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    vars: dict[VariableName, VariableValue] = Field(
+        default_factory=dict,
+        description="Variables for ${var:NAME} in non-secret string fields (never secrets); overridden by "
+        "RECONCILER_VAR_NAME, an environment's var_files, --var-file and --var, in that order.",
+    )
 
     @field_validator("workspace")
     @classmethod

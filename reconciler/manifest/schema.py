@@ -13,7 +13,9 @@ SCHEMA_ID = "https://raw.githubusercontent.com/reconciler/reconciler/main/schema
 
 
 def build_schema() -> dict[str, Any]:
-    schema = Manifest.model_json_schema(by_alias=True, mode="validation")
+    from reconciler.manifest.variables import allow_variables_in_schema
+
+    schema = allow_variables_in_schema(Manifest.model_json_schema(by_alias=True, mode="validation"))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

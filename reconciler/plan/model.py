@@ -107,6 +107,8 @@ class Recorded(_Frozen):
     owner: str = "default"
     secret_refs: dict[str, dict[str, str]] = Field(default_factory=dict)
     options: PlanOptions = PlanOptions()
+    #: The ``${var:NAME}`` values the manifests used: ``apply PLANFILE`` substitutes exactly these.
+    variables: dict[str, str] = Field(default_factory=dict)
     created_at: str = ""
     reconciler_version: str = ""
 
