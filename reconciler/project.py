@@ -128,7 +128,8 @@ def load_project(path: Path) -> Project:
     checker = _Checker(doc, path.parent)
     environments = checker.check()
     if checker.problems:
-        raise ProjectError(sorted(checker.problems, key=Problem.sort_key))
+        problems = sorted(checker.problems, key=Problem.sort_key)
+        raise ProjectError(problems)
     return Project(shown, environments)
 
 
@@ -231,7 +232,7 @@ class _Checker:
 
     def paths(self, value: Any, path: tuple[str | int, ...], *, globs: bool) -> tuple[str, ...]:
         items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not items and globs:
+        if not isinstance(items, list) or (not items and globs):
             self.problem("must be a path or a list of paths" + (" (globs allowed)" if globs else ""), path)
             return ()
         out: list[str] = []

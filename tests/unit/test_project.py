@@ -73,7 +73,7 @@ def test_found_upward_but_never_above_the_git_root(repo: Path, tmp_path_factory:
     inner = outer / "checkout"
     (inner / ".git").mkdir(parents=True)
     assert find_project(inner) is None
-    with pytest.raises(ProjectLookupError, match="no reconciler.yaml found"):
+    with pytest.raises(ProjectLookupError, match=r"no reconciler\.yaml found"):
         require_project(inner)
 
 
