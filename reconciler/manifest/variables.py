@@ -324,7 +324,7 @@ def allow_variables_in_schema(node: Any, *, inside_vars: bool = False) -> Any:
             out[key] = value
         else:
             out[key] = allow_variables_in_schema(value)
-    is_secret = str(node.get("pattern", "")).startswith(r"^\$\{(env|file|keyvault)")
+    is_secret = str(node.get("description", "")).startswith("A secret reference")
     constrained = node.get("type") == "string" and any(k in node for k in _STRING_CONSTRAINTS)
     if inside_vars or is_secret or not constrained:
         return out
