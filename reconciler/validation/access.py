@@ -3,11 +3,11 @@
 Azure ML registers an identity-based datastore without checking access; a job fails later when
 the identity has no data role (hashicorp/terraform-provider-azurerm#21443, Azure/bicep-types-az#2468).
 Through ARM: the workspace's identity (workspace GET), the role assignments of that principal that
-apply to the container or share (one ``RoleAssignments_ListForScope`` at that scope with a
-``principalId`` filter returns those at, above and below it), and each assigned role's definition
-(once per role), whose *data* actions must allow reading. Owner and Contributor hold no data
-actions, so they do not count. No permission to read assignments or definitions: "could not
-check", with the permission named.
+apply to the container or share (one ``RoleAssignments_ListForScope`` per account with a
+``principalId`` filter returns those at, above and below the account, container ones included),
+and each assigned role's definition (once per role), whose *data* actions must allow reading.
+Owner and Contributor hold no data actions, so they do not count. No permission to read
+assignments or definitions: "could not check", with the permission named.
 """
 
 from __future__ import annotations
@@ -107,10 +107,15 @@ def check_access(
         return [_finding(item, severity, f"the workspace has no {who.removeprefix('the workspace')[3:]}")]
     scope = f"{target.id}/{child}/{item.settings.get(field)}"
     try:
-        listed = reader.get(
-            f"{scope}/providers/Microsoft.Authorization/roleAssignments",
-            AUTHORIZATION_API_VERSION,
-            {"$filter": f"principalId eq '{principal}'"},
+        # At the account scope, the principalId filter returns the assignments at, above and below it:
+        # one request per account serves every container and share in it.
+        listed = memo.get(
+            ("assignments", target.id.lower(), principal.lower()),
+            lambda: reader.get(
+                f"{target.id}/providers/Microsoft.Authorization/roleAssignments",
+                AUTHORIZATION_API_VERSION,
+                {"$filter": f"principalId eq '{principal}'"},
+            ),
         )
     except ArmCallError as exc:
         why = f"needs {READ_ASSIGNMENTS} on {target.id}" if exc.forbidden else str(exc)
