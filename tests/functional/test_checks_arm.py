@@ -324,7 +324,7 @@ def test_storagekey_follows_rotation_without_a_manifest_change(ws: ArmProject) -
     assert ws.run("plan", "--detailed-exitcode").code == 0
     old = account.keys["key2"]
     new = account.rotate("key2")
-    changed = ws.run("plan", "--detailed-exitcode")
+    changed = ws.run("plan", "--detailed-exitcode", "-v")
     assert changed.code == 2, changed.all
     assert "credentials.account_key: (sensitive value changed)" in changed.out
     assert ws.run("apply", "--auto-approve").code == 0
