@@ -21,7 +21,7 @@ T = TypeVar("T")
 MiB = 1024 * 1024
 #: Block (upload) and range (download) size; the SDKs' own default.
 CHUNK_SIZE = 4 * MiB
-#: Bytes of file data held in memory at once, across all workers.
+#: Bytes of file data held in memory at once, across all workers: two chunks per worker, at most this.
 MEMORY_BUDGET = 96 * MiB
 #: Reading a file to hash it.
 READ_SIZE = 1 * MiB
@@ -52,9 +52,9 @@ class ByteBudget:
 class ChunkPool:
     """The chunk workers and the memory budget shared by every file of a run."""
 
-    def __init__(self, concurrency: int, budget: int = MEMORY_BUDGET) -> None:
+    def __init__(self, concurrency: int, budget: int | None = None) -> None:
         self.concurrency = concurrency
-        self.budget = ByteBudget(budget)
+        self.budget = ByteBudget(budget or min(MEMORY_BUDGET, 2 * concurrency * CHUNK_SIZE))
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="chunk")
 
     def submit_held(self, amount: int, job: Callable[[], T], failed: threading.Event) -> Future[T]:
