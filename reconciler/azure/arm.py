@@ -142,7 +142,13 @@ class ArmReader:
 
     def call(self, operation: Callable[[], T]) -> T:
         """Run one SDK call, counted, with its failure as :class:`ArmCallError`."""
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+        from azure.core.exceptions import (
+            AzureError,
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
 
         self._count()
         try:
@@ -154,8 +160,10 @@ class ArmReader:
             raise ArmCallError(exc.status_code or 0, code, redact(" ".join(message.split())[:300])) from None
         except ClientAuthenticationError as exc:
             raise ArmCallError(0, "", redact(f"cannot get a token for ARM: {str(exc).splitlines()[0][:200]}")) from None
-        except ServiceRequestError as exc:
+        except (ServiceRequestError, ServiceResponseError) as exc:
             raise ArmCallError(0, "", redact(f"cannot reach ARM: {str(exc).splitlines()[0][:200]}")) from None
+        except AzureError as exc:
+            raise ArmCallError(0, "", redact(f"ARM failed: {str(exc).splitlines()[0][:200]}")) from None
 
     def get(self, path: str, api_version: str, params: dict[str, str] | None = None) -> Any:
         """GET ``{endpoint}{path}`` and return its JSON."""

@@ -8,6 +8,7 @@ data that ``render/`` shows; errors in it fail the plan, nothing here prints.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.errors import Problem, ValidationFailedError
 from reconciler.plan.model import Action, Plan
+from reconciler.secrets.redact import redact
 from reconciler.state import DesiredDatastore
 from reconciler.validation.expiry import DEFAULT_WARNING_DAYS, check_expiry
 from reconciler.validation.findings import Check, CheckReport, Finding, Severity
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from reconciler.azure.arm import ArmReader
     from reconciler.validation.account import StorageTarget
 
+
+log = logging.getLogger(__name__)
 
 #: ARM checks of different datastores run in parallel (each is one to four reads).
 ARM_PARALLELISM = 8
@@ -107,7 +111,12 @@ def _arm_checks(
 
     def one(pair: tuple[DesiredDatastore, StorageTarget]) -> list[Finding]:
         item, target = pair
-        return check_account(item, target, arm, memo) + check_access(item, target, workspace, arm, memo)
+        try:
+            return check_account(item, target, arm, memo) + check_access(item, target, workspace, arm, memo)
+        except Exception as exc:  # a check is advice: an unexpected answer must not end the plan
+            log.debug("checking %s failed", item.name, exc_info=True)
+            message = redact(f"not checked: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+            return [Finding(item.name, item.type, Check.ACCOUNT, Severity.NOT_CHECKED, message)]
 
     try:
         with ThreadPoolExecutor(max_workers=min(ARM_PARALLELISM, len(targets)), thread_name_prefix="check") as pool:
