@@ -20,6 +20,7 @@ from reconciler.cli.app import (
     line,
     resolver,
 )
+from reconciler.cli.inputs import RunInputs, environment_options, refuse_with_planfile, run_inputs
 from reconciler.cli.plan import check_run, probe_run, render_plan
 from reconciler.console import Console
 from reconciler.errors import ApplyRefusedError, ReconcilerError
@@ -43,6 +44,8 @@ from reconciler.errors import ApplyRefusedError, ReconcilerError
     "--target", "targets", multiple=True, metavar="NAME", help="Only apply this datastore's changes; repeatable."
 )
 @OWNER
+@environment_options
+@click.option("--all", "all_environments", is_flag=True, hidden=True)
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -54,18 +57,26 @@ def apply(
     fmt: str,
     targets: tuple[str, ...],
     owner: str | None,
+    all_environments: bool,
 ) -> int:
-    """Make the workspace match the manifests (or apply a saved plan exactly)."""
+    """Make the workspace match the manifests (or apply a saved plan exactly); one environment at a time."""
     from reconciler.engine import compute_plan, read_plan_file, verify_saved_plan
+    from reconciler.manifest.variables import VariableInputs
     from reconciler.plan.model import PlanOptions
 
     console = console_of(ctx)
+    if all_environments:
+        raise click.UsageError(
+            "apply runs one environment at a time: give --env NAME (or a saved plan); "
+            "`reconciler plan --all` shows every environment"
+        )
     if planfile and files:
         raise click.UsageError("give either a PLANFILE or -f manifests, not both")
     if planfile and targets:
         raise click.UsageError("--target applies to -f manifests; a saved plan keeps the targets it was planned with")
     saved = None
     if planfile:
+        refuse_with_planfile(ctx)
         saved = read_plan_file(planfile)
         assert saved.recorded is not None
         if workspace and workspace != saved.workspace:
@@ -76,9 +87,19 @@ def apply(
         workspace = saved.workspace
         options = saved.recorded.options
         owner = owner or saved.recorded.owner
+        inputs = RunInputs(files, workspace, VariableInputs(fixed=saved.recorded.variables))
     else:
         options = PlanOptions(targets=targets)
-    run = compute_plan(files, workspace_option=workspace, options=options, resolver=resolver(), owner_option=owner)
+        inputs = run_inputs(ctx, files, workspace)
+    run = compute_plan(
+        inputs.files,
+        workspace_option=inputs.workspace,
+        options=options,
+        resolver=resolver(),
+        owner_option=owner,
+        variables=inputs.variables,
+        environment_owner=inputs.owner,
+    )
     try:
         if saved is not None:
             verify_saved_plan(saved, run)

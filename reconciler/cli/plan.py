@@ -20,6 +20,7 @@ from reconciler.cli.app import (
     policies,
     resolver,
 )
+from reconciler.cli.inputs import environment_options, given, run_inputs
 from reconciler.console import Console
 from reconciler.errors import ProblemsError
 
@@ -45,6 +46,8 @@ from reconciler.errors import ProblemsError
 )
 @click.option("--fail-on-expiry", is_flag=True, help="Exit 1 when anything expires within --expiry-warning days.")
 @OWNER
+@environment_options
+@click.option("--all", "all_environments", is_flag=True, help="Plan every environment of reconciler.yaml.")
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -59,20 +62,67 @@ def plan(
     expiry_days: int,
     fail_on_expiry: bool,
     owner: str | None,
+    all_environments: bool,
 ) -> int:
-    """Show what apply would change in the workspace."""
+    """Show what apply would change in the workspace (with --all: in every environment)."""
+    console = console_of(ctx)
+
+    def plan_one(console: Console, inputs: Any) -> Any:
+        return _plan_one(
+            console,
+            inputs,
+            fmt=fmt,
+            out=out,
+            revalidate=revalidate,
+            targets=targets,
+            policy_file=policy_file,
+            expiry_days=expiry_days,
+            fail_on_expiry=fail_on_expiry,
+            owner=owner,
+        )
+
+    if all_environments:
+        if files or workspace or given(ctx, "env"):
+            raise click.UsageError("--all plans every environment of reconciler.yaml; give either --all or --env/-f")
+        if out:
+            raise click.UsageError("--out saves one environment's plan: use --env NAME --out PLANFILE")
+        from reconciler.cli.environments import plan_all
+
+        status, _ = plan_all(console, fmt, plan_one, given(ctx, "var_options") or (), given(ctx, "var_files") or ())
+        return status if detailed_exitcode or status != EXIT_CHANGES else EXIT_OK
+    result = plan_one(console, run_inputs(ctx, files, workspace))
+    if detailed_exitcode and result.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _plan_one(
+    console: Console,
+    inputs: Any,
+    *,
+    fmt: str,
+    out: str | None,
+    revalidate: bool,
+    targets: tuple[str, ...],
+    policy_file: str | None,
+    expiry_days: int,
+    fail_on_expiry: bool,
+    owner: str | None,
+) -> Any:
+    """Plan one run (one environment) and render it to ``console``; returns the plan."""
     from reconciler.engine import compute_plan, write_plan_file
     from reconciler.plan.model import PlanOptions
 
-    console = console_of(ctx)
     try:
         run = compute_plan(
-            files,
-            workspace_option=workspace,
+            inputs.files,
+            workspace_option=inputs.workspace,
             options=PlanOptions(targets=targets, revalidate=revalidate),
             resolver=resolver(),
             policies=policies(policy_file),
             owner_option=owner,
+            variables=inputs.variables,
+            environment_owner=inputs.owner,
         )
     except ProblemsError as exc:
         if os.environ.get("GITHUB_ACTIONS") == "true":  # annotations on the offending manifest lines
@@ -100,9 +150,7 @@ def plan(
         write_plan_file(run.plan, out)
         if fmt == "text":
             console.line(f"Saved the plan to {out}. Apply it exactly with: reconciler apply {out}")
-    if detailed_exitcode and run.plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK
+    return run.plan
 
 
 def render_plan(console: Console, plan: Any, fmt: str, probes: Any = None, checks: Any = None) -> None:

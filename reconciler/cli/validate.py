@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, OWNER, POLICY, cli, console_of, global_options, policies
+from reconciler.cli.inputs import environment_options, run_inputs
 
 
 @cli.command()
@@ -20,6 +21,7 @@ from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, OWNER, POLICY, cli, c
 )
 @POLICY
 @OWNER
+@environment_options
 @click.pass_context
 def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: str | None, owner: str | None) -> int:
     """Check manifests offline: schema, names, references, policy. No network, no workspace."""
@@ -29,8 +31,15 @@ def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: 
     from reconciler.render.problems import render_problems_github, render_validation_json
 
     console = console_of(ctx)
+    inputs = run_inputs(ctx, files, None)
     try:
-        manifests = load_manifests(manifest_files(files), policies=policies(policy_file), owner=owner)
+        manifests = load_manifests(
+            manifest_files(inputs.files),
+            policies=policies(policy_file),
+            owner=owner,
+            variables=inputs.variables,
+            environment_owner=inputs.owner,
+        )
     except ManifestError as exc:
         if fmt == "text":
             raise
