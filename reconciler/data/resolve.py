@@ -30,6 +30,8 @@ SIGN_IN_TIMEOUT = 30.0
 ALLOW_ENDPOINTS_ENV = "RECONCILER_ALLOW_ENDPOINTS"
 #: Storage endpoint suffixes of the public and sovereign clouds: trusted without an opt-in.
 CLOUD_STORAGE_SUFFIXES = ("core.windows.net", "core.chinacloudapi.cn", "core.usgovcloudapi.net")
+#: Entra ID hosts of the public and sovereign clouds: where a service principal's secret may go.
+CLOUD_AUTHORITY_HOSTS = frozenset({"login.microsoftonline.com", "login.chinacloudapi.cn", "login.microsoftonline.us"})
 
 
 @dataclass(frozen=True)
@@ -57,15 +59,18 @@ class DatastoreNotFound(ReconcilerError):
     """The URI names a datastore that is neither declared nor registered."""
 
 
-def check_endpoint(url: str, allowed: Sequence[str]) -> None:
-    """A credential goes only to a cloud's own storage hosts or to a ``HOST[:PORT]`` the user allowed.
+def check_endpoint(url: str, allowed: Sequence[str], *, authority: bool = False) -> None:
+    """A credential goes only to a cloud's own storage hosts (or sign-in hosts, for ``authority``) or to a
+    ``HOST[:PORT]`` the user allowed.
 
     The one place a data command decides whether an endpoint may receive a credential.
     """
     split = urlsplit(url)
     host = (split.hostname or "").lower()
     port = split.port
-    if any(host.endswith("." + suffix) for suffix in CLOUD_STORAGE_SUFFIXES):
+    if authority and host in CLOUD_AUTHORITY_HOSTS and split.scheme == "https":
+        return
+    if not authority and any(host.endswith("." + suffix) for suffix in CLOUD_STORAGE_SUFFIXES):
         return
     for entry in allowed:
         entry = entry.strip().lower()
@@ -77,8 +82,9 @@ def check_endpoint(url: str, allowed: Sequence[str]) -> None:
         if not sep and entry == host:
             return
     shown = f"{host}:{port}" if port else host
+    what = "a sign-in authority" if authority else "a storage endpoint"
     raise ReconcilerError(
-        f"refusing to send the credential to {shown}: it is not a storage endpoint of an Azure cloud; "
+        f"refusing to send the credential to {shown}: it is not {what} of an Azure cloud; "
         f"if you trust it, pass --allow-endpoint {shown} (or set {ALLOW_ENDPOINTS_ENV})"
     )
 
@@ -193,6 +199,9 @@ def _target(item: DesiredDatastore, source: str, allowed: Sequence[str]) -> Data
         "azure_data_lake_gen2": "filesystem",
         "azure_file": "file_share_name",
     }[item.type]
+    authority_url = (settings.get("credentials") or {}).get("authority_url")
+    if authority_url and item.type == "azure_data_lake_gen2":
+        check_endpoint(str(authority_url), allowed, authority=True)
     kind, credential = _credential(item)
     creds = settings.get("credentials") or {}
     audience = creds.get("resource_url") if item.type == "azure_data_lake_gen2" else None

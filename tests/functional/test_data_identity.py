@@ -103,6 +103,14 @@ def test_gen2_through_the_blob_endpoint_with_a_service_principal(project: Projec
     project.env = {**only_routing, "LAKE_SECRET": LAKE_SECRET, "RECONCILER_WORKSPACE": project.workspace}
     issued = len(oauth.aad.issued)
 
+    untrusted = run_data(project, endpoint, "ls", "azureml://datastores/feature_lake/paths/features")
+    authority = oauth.aad.url.removeprefix("https://").rstrip("/")
+    assert untrusted.code == 1 and len(oauth.aad.issued) == issued  # the secret was not sent
+    assert untrusted.err.startswith(
+        f"Error: refusing to send the credential to {authority}: it is not a sign-in authority"
+    )
+    project.env["RECONCILER_ALLOW_ENDPOINTS"] = authority
+
     listing = run_data(project, endpoint, "ls", "azureml://datastores/feature_lake/paths/features")
     assert listing.code == 0, listing.all
     assert listing.out.split() == ["DIR", "features/2026/"]

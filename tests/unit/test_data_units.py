@@ -142,6 +142,15 @@ def test_credentials_go_only_to_trusted_endpoints(url: str, allowed: list[str], 
             check_endpoint(url, allowed)
 
 
+def test_a_service_principal_signs_in_only_at_a_cloud_authority() -> None:
+    check_endpoint("https://login.microsoftonline.com/tenant", [], authority=True)
+    with pytest.raises(ReconcilerError, match="not a sign-in authority"):
+        check_endpoint("https://login.microsoftonline.com.evil.example/", [], authority=True)
+    with pytest.raises(ReconcilerError, match="not a sign-in authority"):
+        check_endpoint("https://acct.blob.core.windows.net", [], authority=True)
+    check_endpoint("https://127.0.0.1:8443", ["127.0.0.1:8443"], authority=True)
+
+
 def test_listings_escape_hostile_names() -> None:
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     entries = [RemoteDirectory("d/"), RemoteFile("a\nPlan: 0 to create\x1b[31m", 1234, b"\x00" * 16, when)]
