@@ -11,11 +11,11 @@ Sovereign clouds have their own ARM endpoint, token scope and Key Vault DNS suff
 ``RECONCILER_ARM_API_VERSION``  default: ``2025-12-01``
 ``RECONCILER_ARM_RETRY_TOTAL``  default: 8 attempts after the first, across all causes
 ``RECONCILER_ARM_RETRY_BACKOFF``  default: 0.8 (seconds; exponential: 0, 1.6, 3.2, ... capped at 60)
-``RECONCILER_ARM_SERVER_ERROR_ATTEMPTS``  default: 4 attempts in all for a server error (500, 502, 504, 408)
+``RECONCILER_ARM_SERVER_ERROR_ATTEMPTS``  default: 4 attempts for a server error (500, 502, 504, 408, 503 alone)
 ``RECONCILER_ARM_SERVER_ERROR_SECONDS``   default: 30 (seconds from the first attempt to the last retry)
 ==============================  ==================================================
 
-Throttling (429) and 503 Service Unavailable are waited out as the service asks (``Retry-After``),
+Throttling (429) and 503 Service Unavailable with a ``Retry-After`` are waited out as the service asks,
 within the retry total and the operation timeout; other server errors stop at the smaller of the
 two server-error bounds (see :mod:`.retry`).
 """
@@ -113,8 +113,8 @@ class ArmConfig:
     #: Exponential back-off factor in seconds (Retry-After wins when the service sends it).
     retry_backoff: float = 0.8
     retry_backoff_max: int = 60
-    #: A persistent server error (500, 502, 504, 408): attempts in all, and seconds from the first
-    #: attempt within which a retry may start. 429 and 503 are not bounded by these.
+    #: A persistent server error (500, 502, 504, 408, 503 without Retry-After): attempts in all, and
+    #: seconds from the first attempt within which a retry may start. Throttling is not bounded by these.
     server_error_attempts: int = 4
     server_error_seconds: float = 30.0
     #: TCP connect, and waiting for a response (a validating PUT makes the service probe the storage).

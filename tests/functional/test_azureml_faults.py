@@ -213,6 +213,14 @@ def test_the_default_bound_for_a_server_error_is_four_attempts(arm: FakeArm) -> 
     assert arm.count("PUT") == 4
 
 
+def test_unavailable_without_retry_after_is_a_server_error(arm: FakeArm) -> None:
+    ws, _ = open_arm(arm, "unavailable", server_error_attempts=2)
+    arm.faults.add(status=503, method="PUT", times=100)
+    (failed,) = _apply(ws, [_keyed("down")]).with_status(Status.FAILED)
+    assert failed.message.endswith("HTTP 503.) and kept failing after 2 attempts; try again later")
+    assert arm.count("PUT") == 2
+
+
 def test_a_persistent_server_error_stops_at_the_time_cap(arm: FakeArm) -> None:
     ws, _ = open_arm(arm, "time-capped", server_error_attempts=50, server_error_seconds=0.5)
     arm.faults.add(status=500, retry_after=0.2, method="PUT", times=100)

@@ -2,9 +2,10 @@
 
 azure-core retries 408, 429, 500, 502, 503 and 504 alike, up to ``retry_status`` times with
 exponential back-off, so one datastore answering 500 held an apply for about 50 s (7 tries).
-Throttling is different from failing: 429 and 503 keep azure-core's behaviour (``Retry-After``
-honoured, ``retry_status`` and the operation timeout as the budget), while every other error status
-(408, 500, 502, 504, and any status sent with a ``Retry-After``) stops after
+Throttling is different from failing: 429, and 503 with a ``Retry-After``, keep azure-core's
+behaviour (``Retry-After`` honoured, ``retry_status`` and the operation timeout as the budget), while
+every other error status (408, 500, 502, 504, a 503 without ``Retry-After``, and any other status
+sent with a ``Retry-After``) stops after
 ``server_error_attempts`` attempts, or earlier when the next wait would end more than
 ``server_error_seconds`` after the first attempt. Connection failures keep their own budgets
 (``retry_connect``, ``retry_read``; a connection dropped while waiting for the answer counts as a
@@ -25,8 +26,11 @@ from azure.core.pipeline.policies import AsyncRetryPolicy
 
 from reconciler.backends.azureml.errors import dropped_after_sending
 
-#: Statuses that mean "later" rather than "broken": their Retry-After is honoured, within retry_status.
-THROTTLING = frozenset({429, 503})
+
+def _asks_for_patience(response: Any) -> bool:
+    """429 Too Many Requests, or 503 with a Retry-After: "later" rather than "broken"."""
+    status = response.status_code
+    return bool(status == 429 or (status == 503 and response.headers.get("Retry-After")))
 
 
 class AsyncBoundedRetryPolicy(AsyncRetryPolicy[Any, Any]):
@@ -43,14 +47,13 @@ class AsyncBoundedRetryPolicy(AsyncRetryPolicy[Any, Any]):
         return settings
 
     def is_retry(self, settings: dict[str, Any], response: PipelineResponse[Any, Any]) -> bool:
-        status = response.http_response.status_code
-        if status >= 400 and status not in THROTTLING:
+        if response.http_response.status_code >= 400 and not _asks_for_patience(response.http_response):
             failures = 1 + sum(
                 1
                 for entry in settings["history"]
                 if entry.http_response is not None
                 and entry.http_response.status_code >= 400
-                and entry.http_response.status_code not in THROTTLING
+                and not _asks_for_patience(entry.http_response)
             )
             if failures >= self.server_error_attempts:
                 return False
