@@ -372,6 +372,15 @@ def main() -> None:
         f"mixed set account for about {with_secrets * keyed_us / 1e6:.3f} s of it ({with_secrets} x {keyed_us:.0f} us; "
         f"as scrypt they would be {with_secrets * scrypt_ms / 1000:.1f} s)."
     )
+    # The serial loop waits for each answer in turn, so its mean is the round trip this machine
+    # really delivers (latency + the fake's CPU + scheduling); on a busy machine it exceeds --latency.
+    round_trip = min(c_mixed, c_identity) / n
+    print(
+        f"machine: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; the serial loop's mean round trip "
+        "(azure-ai-ml's own client work included) "
+        f"was {round_trip * 1000:.1f} ms ({latency * 1000:.0f} ms configured), a floor of {n / p * round_trip:.2f} s "
+        "at that round trip."
+    )
 
 
 def table(rows: list[list[str]]) -> None:
