@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"container {name} already exists at {url}/{name}")
         except AzureError as exc:
             print(f"cannot create container {name} at {url}: {exc.message.splitlines()[0]}", file=sys.stderr)
-            print("Is Azurite running? See docs/try-azurite.md.", file=sys.stderr)
+            print('Is Azurite running? See "Try it against Azurite" in README.md.', file=sys.stderr)
             return 1
     return 0
 

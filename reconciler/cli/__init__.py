@@ -7,6 +7,7 @@ never a traceback; ``plan --detailed-exitcode`` alone uses exit code 2 (changes 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -14,7 +15,7 @@ import click
 
 # ``app`` first: it trims start-up before pydantic is imported; the command modules register themselves.
 from reconciler.cli import app, apply, convert, data, export, github, plan, schema, show, validate  # noqa: F401
-from reconciler.cli.app import EXIT_ERROR, cli, line
+from reconciler.cli.app import EXIT_ERROR, EXIT_OK, cli, line
 from reconciler.console import Console
 from reconciler.errors import ReconcilerError
 from reconciler.secrets.redact import redact
@@ -38,8 +39,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(argv: Sequence[str] | None = None) -> int:
     err = Console(color=False)
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if not args and "_RECONCILER_COMPLETE" not in os.environ:  # a first try: the help, not a usage error
+        with click.Context(cli, info_name="reconciler") as ctx:
+            click.echo(ctx.get_help())
+        return EXIT_OK
     try:
-        result = cli.main(args=list(argv) if argv is not None else None, prog_name="reconciler", standalone_mode=False)
+        result = cli.main(args=args, prog_name="reconciler", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.ClickException as exc:  # usage errors exit 1: exit 2 means "changes" in this CLI

@@ -30,18 +30,51 @@ def _flags(d: RegisteredDatastore) -> str:
     return ", ".join(flags)
 
 
+#: The terminal width ``show`` fits (with the usual names; nothing is ever cut).
+WIDTH = 80
+_INDENT = "    "
+
+
+def _widths(rows: list[tuple[str, ...]], indent: int) -> list[int]:
+    """Column widths that keep aligned rows within :data:`WIDTH`; the rows too long for that are
+    left out of the widths (they are written with single gaps, only they exceed the width)."""
+    fitting = list(rows)
+    while fitting:
+        widths = [max(len(r[i]) for r in fitting) for i in range(len(rows[0]))]
+        if indent + sum(widths) + 2 * (len(widths) - 1) <= WIDTH:
+            return widths
+        fitting.remove(max(fitting, key=lambda r: sum(len(c) for c in r)))
+    return [0] * len(rows[0])
+
+
 def render_show_text(snapshot: WorkspaceSnapshot) -> list[Line]:
-    rows: list[tuple[str, ...]] = [("NAME", "TYPE", "OWNER", "LOCATION", "CREDENTIALS", "FLAGS")]
+    """Two lines per datastore, so a terminal of 80 columns holds it: name, type, owner and flags,
+    then (indented) where the data lives and its credential kind (``none``: identity-based access).
+
+    Columns are aligned within :data:`WIDTH`; a value too long for that only makes its own line longer.
+    """
+    header = ("NAME", "TYPE", "OWNER", "FLAGS")
+    second = ("LOCATION", "ACCESS")
+    firsts: list[tuple[str, ...]] = [header]
+    seconds: list[tuple[str, ...]] = [second]
     for d in snapshot.datastores:
         credentials = d.settings.get("credentials") or {}
         kind = credentials.get("type", "none") if isinstance(credentials, dict) else "none"
-        row: tuple[str, ...] = (d.name, d.type, d.owner or "-", _where(d) or "-", str(kind), _flags(d))
-        rows.append(tuple(text(cell) if cell != "-" and i < 5 else cell for i, cell in enumerate(row)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        firsts.append((text(d.name), text(d.type), text(d.owner) if d.owner else "-", _flags(d)))
+        seconds.append((text(_where(d)) if _where(d) else "-", text(kind)))
+    first_widths = _widths(firsts, 0)
+    second_widths = _widths(seconds, len(_INDENT))
+
+    def row(cells: tuple[str, ...], widths: list[int], indent: str = "") -> str:
+        aligned = indent + "  ".join(cell.ljust(widths[j]) for j, cell in enumerate(cells))
+        if len(aligned.rstrip()) > WIDTH:
+            aligned = indent + "  ".join(cells)
+        return aligned.rstrip()
+
     lines = [Line(f"Workspace: {text(snapshot.uri)}"), Line("")]
-    for i, row in enumerate(rows):
-        joined = "  ".join(cell.ljust(widths[j]) for j, cell in enumerate(row)).rstrip()
-        lines.append(Line(joined, "bold" if i == 0 else None))
+    for i, (first, then) in enumerate(zip(firsts, seconds, strict=True)):
+        style = "bold" if i == 0 else None
+        lines += [Line(row(first, first_widths), style), Line(row(then, second_widths, _INDENT), style or "dim")]
     count = len(snapshot.datastores)
     default = text(snapshot.default_datastore) if snapshot.default_datastore else "(none)"
     lines += [

@@ -1,8 +1,9 @@
 """Probes for the SQL types: connect with the SQL user and password, then ``SELECT 1``.
 
 TLS is required for Azure endpoints (as Azure requires it) and left to the server for an
-emulator endpoint (localhost or an IP literal). The drivers come with the ``reconciler[sql]``
-extra and are imported inside the probes; without one, the probe says how to install it.
+emulator endpoint (localhost or an IP literal). The drivers are dependencies of
+datastore-reconciler and are imported inside the probes; should one be missing (an install
+without it, a platform without its wheel), the probe says how to install it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from reconciler.validation.runner import ProbeFailure
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "reconciler-probe"
-_INSTALL = "the {driver} driver is not installed; install reconciler[sql] to probe {what}"
+_INSTALL = (
+    "the {driver} driver is missing from this installation (it comes with datastore-reconciler); "
+    "install it with pip install {driver} to probe {what}"
+)
 _DBLIB_BANNER = re.compile(r"^DB-Lib error message \d+, severity \d+:$")
 
 
