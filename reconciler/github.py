@@ -146,9 +146,10 @@ class GitHubClient:
         register(token)  # any accidental echo of the token is masked like every other secret
         self._base = api_url.rstrip("/")
         self._origin = urlsplit(self._base)[:2]
-        self._token = token
+        # Proxy and CA-bundle variables still apply (GitHub Enterprise behind a corporate proxy);
+        # the explicit auth object keeps a ~/.netrc entry from replacing the token's header.
         self._session = session or requests.Session()
-        self._session.trust_env = False  # no .netrc, no proxy variables sending the token elsewhere
+        self._auth = _Bearer(token)
         self._sleep, self._max_wait, self._attempts = sleep, max_wait, attempts
 
     def close(self) -> None:
@@ -193,7 +194,6 @@ class GitHubClient:
 
         headers = {
             "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {self._token}",
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": "reconciler",
         }
@@ -201,7 +201,7 @@ class GitHubClient:
             last = attempt == self._attempts
             try:
                 response = self._session.request(
-                    method, url, headers=headers, json=body, timeout=(10, 60), allow_redirects=False
+                    method, url, headers=headers, json=body, auth=self._auth, timeout=(10, 60), allow_redirects=False
                 )
             except requests.RequestException as exc:
                 if last:
@@ -234,6 +234,17 @@ class GitHubClient:
                 raise GitHubError(f"{what}: not found (404 {message}); check GITHUB_REPOSITORY and the PR number")
             raise GitHubError(f"{what}: GitHub answered HTTP {status} ({message})")
         raise AssertionError("unreachable")
+
+
+class _Bearer:
+    """``Authorization: Bearer TOKEN`` as a requests auth callable (never a header built into a message)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
 
 
 def _message(response: Any) -> str:
