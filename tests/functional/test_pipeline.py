@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -161,3 +162,32 @@ def test_pull_request_to_merge_with_5000_datastores(tmp_path: Path):
     summary = (tmp_path / "runner-pr1" / "summary.md").read_text(encoding="utf-8")
     assert summary.startswith("\n### reconciler plan for ") and len(summary.encode("utf-8")) < 65_536
     print(" ".join(f"{k}: {v:.1f} s;" for k, v in figures.items()), f"comment: {len(first_body):,} characters")
+
+
+def test_the_action_with_an_environment(tmp_path: Path):
+    """``environment: dev`` is ``--env dev``: its own artifact, its own comment, applied and then clean."""
+    shutil.copytree(REPO / "examples" / "environments", tmp_path, dirs_exist_ok=True)
+    (tmp_path / ".git").mkdir()  # the project file is looked for up to the Git root
+    github = FakeGitHub(token=TOKEN)
+    github.add_pull(REPOSITORY, 3)
+    event = {"number": 3, "pull_request": {"number": 3}}
+    with github:
+        runner = Runner(tmp_path, github, "", event, "dev")
+        runner.env.update(INPUT_ENVIRONMENT="dev", INPUT_FILES="")
+        planned = _job(runner, "plan")
+        assert planned["artifact"] == "reconciler-plan-dev" and planned["has-changes"] == "true"
+        (comment,) = github.on(REPOSITORY, 3)
+        assert comment["body"].startswith(marker("dev") + "\n### reconciler plan for `local:")
+        assert "(dev)" in comment["body"].splitlines()[1] and "contosodevdata" in comment["body"]
+
+        merged = Runner(tmp_path, github, "", {"ref": "refs/heads/main"}, "dev-main")
+        merged.env.update(INPUT_ENVIRONMENT="dev", INPUT_FILES="")
+        applied = _job(merged, "apply", planned["plan-file"])
+        assert "Apply complete" in applied["stdout"]
+        after = _job(merged, "plan")
+        assert after["has-changes"] == "false"
+
+        hostile = Runner(tmp_path, github, "", event, "bad")
+        bad = hostile.phase("prepare", INPUT_COMMAND="plan", INPUT_ENVIRONMENT="dev;touch pwned")
+        assert bad.returncode == 1 and "::error title=reconciler::environment must be" in bad.stdout
+        assert not (tmp_path / "pwned").exists()
