@@ -143,7 +143,11 @@ def probe_report_lines(results: Sequence[ProbeResult]) -> tuple[list[Line], Vali
         if r.outcome is Outcome.OK:
             lines.append(Line(f"  ok          {r.name} ({r.type}) [{r.seconds:.2f}s]", "green"))
         elif r.outcome is Outcome.NOT_PROBED:
-            lines.append(Line(f"  not probed  {r.name} ({r.type}): {r.message}", "dim"))
+            from reconciler.render.escape import message, text
+            from reconciler.render.wrap import hanging
+
+            body = f"{text(r.name)} ({r.type}): {message(r.message)}"
+            lines.extend(Line(part, "dim") for part in hanging("  not probed  ", body))
         else:
             lines.append(Line(f"  FAILED      {r.name} ({r.type}): {r.message}", "red"))
     lines.append(Line(""))

@@ -62,9 +62,15 @@ def probe_line(result: Result, name: str) -> str:
     """The text plan's validation line about one datastore, whitespace collapsed: ``ok raw (azure_blob) [..]``."""
     lines = result.out.splitlines()
     start = lines.index("Validation (storage probes before any write):")
-    for line in lines[start + 1 :]:
+    for index, line in enumerate(lines[start + 1 :], start + 1):
         if not line.strip():
             break
         if f" {name} (" in line:
-            return " ".join(line.split())
+            # A long "not probed" reason continues on lines indented under it (80 columns).
+            following = []
+            for more in lines[index + 1 :]:
+                if not more.startswith(" " * 14):
+                    break
+                following.append(more)
+            return " ".join(" ".join([line, *following]).split())
     raise AssertionError(f"no validation line for {name} in:\n{result.out}")

@@ -142,6 +142,22 @@ def test_report_lines_json_and_error_list_every_failure() -> None:
     assert probe_report([]).json() is None and probe_report([]).error is None
 
 
+def test_a_long_not_probed_reason_wraps_within_80_columns() -> None:
+    reason = (
+        "identity-based access (no credentials): reconciler cannot act as the workspace's or the job's "
+        "identity; Azure ML checks that identity's access itself"
+    )
+    report = probe_report([ProbeResult("training_data", "azure_blob", Outcome.NOT_PROBED, reason)])
+    assert [line.text for line in report.lines] == [
+        "Validation (storage probes before any write):",
+        "  not probed  training_data (azure_blob): identity-based access (no",
+        "              credentials): reconciler cannot act as the workspace's or the",
+        "              job's identity; Azure ML checks that identity's access itself",
+        "",
+    ]
+    assert max(len(line.text) for line in report.lines) <= 80
+
+
 def test_the_json_plan_carries_validation_only_when_probes_ran() -> None:
     from reconciler.plan.model import Plan
 
