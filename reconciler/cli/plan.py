@@ -140,7 +140,7 @@ def _plan_one(
         run.close()
     render_plan(console, run.plan, fmt, probes, checks)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
-        step_summary(console, run.plan, probes, checks, out)
+        step_summary(console, run.plan, probes, checks, out, title=getattr(inputs, "environment", None))
     if probes.error is not None:
         raise probes.error
     failed = check_error(checks, check_options)
@@ -187,14 +187,20 @@ def probe_run(run: Any) -> Any:
     return probe_report(probe_plan(run.plan, run.desired.by_key()))
 
 
-def step_summary(console: Console, plan: Any, probes: Any, checks: Any, out: str | None) -> None:
+def step_summary(
+    console: Console, plan: Any, probes: Any, checks: Any, out: str | None, title: str | None = None
+) -> None:
     """Append the markdown plan to the job summary GitHub Actions gave (``GITHUB_STEP_SUMMARY``)."""
     from reconciler.github import append_step_summary, summary_pointer
     from reconciler.render.machine import render_markdown
 
     findings = checks.findings if checks is not None else None
     markdown = render_markdown(
-        plan, probes.json() if probes is not None else None, checks=findings, full_plan=summary_pointer(out, os.environ)
+        plan,
+        probes.json() if probes is not None else None,
+        checks=findings,
+        full_plan=summary_pointer(out, os.environ),
+        title=title,
     )
     problem = append_step_summary(os.environ["GITHUB_STEP_SUMMARY"], markdown)
     if problem:

@@ -179,6 +179,8 @@ def test_the_action_with_an_environment(tmp_path: Path):
         (comment,) = github.on(REPOSITORY, 3)
         assert comment["body"].startswith(marker("dev") + "\n### reconciler plan for `local:")
         assert "(dev)" in comment["body"].splitlines()[1] and "contosodevdata" in comment["body"]
+        assert runner.summary.read_text(encoding="utf-8").startswith("\n### reconciler plan for `local:")
+        assert "(dev)" in runner.summary.read_text(encoding="utf-8").splitlines()[1]
 
         merged = Runner(tmp_path, github, "", {"ref": "refs/heads/main"}, "dev-main")
         merged.env.update(INPUT_ENVIRONMENT="dev", INPUT_FILES="")
