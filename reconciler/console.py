@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from reconciler.render.text import Line
+from reconciler.render.line import Line
 from reconciler.secrets.redact import RedactingFilter, RedactingStream
 
 

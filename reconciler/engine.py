@@ -1,6 +1,10 @@
-"""The steps of a run, in order, with their I/O: load, resolve, observe, plan, verify a saved plan.
+"""A run as library operations: plan (load, resolve, observe, decide), probe, check, apply, saved plans.
 
-The CLI (and tests) call these; the planner itself stays pure.
+The CLI and any other caller use the same operations, so the safety rules hold for all of them:
+:func:`apply_run` probes (and checks) before any write and refuses when a probe failed, a saved
+plan is verified against a fresh one before it is applied. Progress is reported to an injected
+:class:`Reporter` (the CLI's draws bars or lines; the default says nothing); the planner itself
+stays pure.
 """
 
 from __future__ import annotations
@@ -8,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +25,7 @@ from reconciler.backends.base import Workspace
 from reconciler.catalog import secret_path
 from reconciler.desired import build_desired
 from reconciler.errors import ReconcilerError, StalePlanError
-from reconciler.manifest.load import DEFAULT_MANIFEST, ManifestSet, load_manifests
+from reconciler.manifest.load import ManifestSet, load_manifests, manifest_files
 from reconciler.manifest.variables import VariableInputs
 from reconciler.plan.model import FORMAT_VERSION, Plan, PlanOptions
 from reconciler.plan.planner import make_plan
@@ -29,15 +33,39 @@ from reconciler.secrets.resolve import SecretResolver
 from reconciler.state import DesiredState, WorkspaceSnapshot
 
 if TYPE_CHECKING:
+    from reconciler.apply.applier import ApplyEvent, ApplyReport
     from reconciler.manifest.rules import PolicySource
     from reconciler.validation.checks import CheckOptions
     from reconciler.validation.findings import CheckReport
+    from reconciler.validation.runner import ProbeReport, ProbeResult
+
+
+class Reporter:
+    """Progress of a run; every method does nothing here, a front end overrides what it shows.
+
+    Calls may come from worker threads (probes and writes run in parallel).
+    """
+
+    def probes_started(self, count: int) -> None:
+        """``count`` storage probes are about to run."""
+
+    def probe_finished(self, result: ProbeResult) -> None:
+        """One probe has an answer."""
+
+    def probes_finished(self) -> None:
+        """Every probe has an answer (or timed out)."""
+
+    def apply_started(self, count: int) -> None:
+        """``count`` writes (the default switch included) are about to run."""
+
+    def apply_event(self, event: ApplyEvent) -> None:
+        """One write started, succeeded, failed or was not attempted."""
+
+    def apply_finished(self, report: ApplyReport) -> None:
+        """Every write has an outcome."""
+
 
 WORKSPACE_ENV = "RECONCILER_WORKSPACE"
-
-
-def manifest_files(files: Sequence[str]) -> list[str]:
-    return list(files) if files else [DEFAULT_MANIFEST]
 
 
 def resolve_workspace_uri(
@@ -78,6 +106,9 @@ class PlanRun:
     workspace: Workspace
     snapshot: WorkspaceSnapshot
     plan: Plan
+    #: Set by :func:`probe_run` and :func:`check_run`; :func:`apply_run` runs them when they are missing.
+    probes: ProbeReport | None = None
+    checks: CheckReport | None = None
 
     def close(self) -> None:
         self.workspace.close()
@@ -143,11 +174,79 @@ def _check_cli_v2_workspace(manifests: ManifestSet, option: str | None, environ:
     )
 
 
-def check_run(run: PlanRun, options: CheckOptions) -> CheckReport:
-    """Expiry, storage-account and access checks of the datastores the plan keeps: findings as data."""
-    from reconciler.validation.checks import run_checks
+# ---------------------------------------------------------------------------- probes, checks, apply
 
-    return run_checks(run.plan, run.desired.by_key(), options, workspace_uri=run.plan.workspace)
+
+def probe_run(run: PlanRun, reporter: Reporter | None = None) -> ProbeReport:
+    """Probe the storage of every change that registers with validation; the results are data."""
+    from reconciler.validation.runner import PROBED_ACTIONS, probe_plan, probe_report
+
+    reporter = reporter or Reporter()
+    count = sum(1 for c in run.plan.changes if c.action in PROBED_ACTIONS and c.validate_on_write)
+    if count:
+        reporter.probes_started(count)
+    try:
+        results = probe_plan(run.plan, run.desired.by_key(), on_result=reporter.probe_finished)
+    finally:
+        if count:
+            reporter.probes_finished()
+    run.probes = probe_report(results)
+    return run.probes
+
+
+def check_run(run: PlanRun, options: CheckOptions | None = None) -> CheckReport:
+    """Expiry and access checks of the datastores the plan keeps (findings as data)."""
+    from reconciler.validation.checks import CheckOptions, run_checks
+
+    run.checks = run_checks(run.plan, run.desired.by_key(), options or CheckOptions(), workspace_uri=run.plan.workspace)
+    return run.checks
+
+
+def run_errors(run: PlanRun, options: CheckOptions | None = None) -> ReconcilerError | None:
+    """Why this run must not write: a failed probe, or a failing check finding (None when it may)."""
+    from reconciler.validation.checks import CheckOptions, check_error
+
+    if run.probes is not None and run.probes.error is not None:
+        return run.probes.error
+    if run.checks is not None:
+        return check_error(run.checks, options or CheckOptions())
+    return None
+
+
+def apply_run(
+    run: PlanRun,
+    *,
+    parallelism: int = 8,
+    reporter: Reporter | None = None,
+    approve: Callable[[PlanRun], None] | None = None,
+    check_options: CheckOptions | None = None,
+) -> ApplyReport:
+    """Carry out the run's plan, safely for any caller.
+
+    Probes and checks come first (run here when the caller has not), and any failure raises before
+    a write; then ``approve`` (it raises to refuse); then the writes, reported to ``reporter``.
+    Returns the report (``ok`` False when a write failed); an empty one when nothing changes.
+    """
+    from reconciler.apply.applier import Applier, ApplyReport
+
+    reporter = reporter or Reporter()
+    if run.probes is None:
+        probe_run(run, reporter)
+    if run.checks is None:
+        check_run(run, check_options)
+    error = run_errors(run, check_options)
+    if error is not None:
+        raise error
+    if not run.plan.has_changes:
+        return ApplyReport()
+    if approve is not None:
+        approve(run)
+    count = len(run.plan.actionable()) + (1 if run.plan.default_datastore is not None else 0)
+    reporter.apply_started(count)
+    applier = Applier(run.workspace, run.desired.by_key(), parallelism=parallelism, on_event=reporter.apply_event)
+    report = applier.apply(run.plan)
+    reporter.apply_finished(report)
+    return report
 
 
 # ---------------------------------------------------------------------------- saved plans
@@ -191,6 +290,29 @@ def read_plan_file(path: str) -> Plan:
     if plan.recorded is None:
         raise ReconcilerError(f"plan file {path} does not record what it was computed against; run plan again")
     return plan
+
+
+@dataclass(frozen=True)
+class SavedPlanRun:
+    """What a saved plan says to plan again with: its manifests, workspace, options and owner."""
+
+    plan: Plan
+    files: tuple[str, ...]
+    workspace: str
+    options: PlanOptions
+    owner: str
+
+
+def open_saved_plan(path: str, workspace_option: str | None = None) -> SavedPlanRun:
+    """Read a saved plan and refuse one made for another workspace than ``--workspace`` names."""
+    saved = read_plan_file(path)
+    recorded = saved.recorded
+    assert recorded is not None
+    if workspace_option and workspace_option != saved.workspace:
+        raise ReconcilerError(
+            f"the plan was made for {saved.workspace}, not {workspace_option}; run plan against {workspace_option}"
+        )
+    return SavedPlanRun(saved, tuple(recorded.manifests), saved.workspace, recorded.options, recorded.owner)
 
 
 def verify_saved_plan(saved: Plan, fresh: PlanRun) -> None:

@@ -92,12 +92,7 @@ class WorkspaceUriError(ReconcilerError):
 
 
 class BackendError(ReconcilerError):
-    """A workspace operation failed; ``retryable`` says whether trying again may help."""
-
-    def __init__(self, message: str, *, retryable: bool = False, datastore: str | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.datastore = datastore
+    """A workspace operation failed (the message names the datastore and says what to do)."""
 
 
 class ChangedSincePlanError(BackendError):

@@ -140,7 +140,7 @@ class Applier:
     def _request(self, change: Change) -> WriteRequest:
         desired = self._desired.get(change.name.lower())
         if desired is None:
-            raise BackendError(f"{change.name}: no declared datastore to write (internal error)", datastore=change.name)
+            raise BackendError(f"{change.name}: no declared datastore to write (internal error)")
         return WriteRequest(
             name=desired.name,
             type=desired.type,

@@ -99,7 +99,6 @@ class LocalWorkspace:
                     raise BackendError(
                         f"the local workspace {self.path} is locked by another reconciler process "
                         f"(waited {LOCK_TIMEOUT_SECONDS:.0f} s); try again when it has finished",
-                        retryable=True,
                     ) from None
                 raise
             try:
@@ -197,9 +196,7 @@ class LocalWorkspace:
             row = db.execute("SELECT revision, builtin, created_at FROM datastores WHERE key = ?", (key,)).fetchone()
             check_unchanged(request.name, request.expected_version, _revision(row))
             if row is not None and row[1]:
-                raise BackendError(
-                    f"{request.name} is a built-in datastore and cannot be changed", datastore=request.name
-                )
+                raise BackendError(f"{request.name} is a built-in datastore and cannot be changed")
             revision = self._next_revision(db)
             now = _now()
             created = now if row is None or request.replace else row[2]
@@ -229,7 +226,7 @@ class LocalWorkspace:
             row = db.execute("SELECT revision, builtin, created_at FROM datastores WHERE key = ?", (key,)).fetchone()
             check_unchanged(name, expected_version, _revision(row), gone=NO_LONGER_REGISTERED)
             if row[1]:
-                raise BackendError(f"{name} is a built-in datastore and cannot be deleted", datastore=name)
+                raise BackendError(f"{name} is a built-in datastore and cannot be deleted")
             default = db.execute("SELECT value FROM meta WHERE key = 'default_datastore'").fetchone()
             refuse_default(name, bool(default and default[0] == key))
             self._next_revision(db)
@@ -242,7 +239,7 @@ class LocalWorkspace:
             row = db.execute("SELECT revision, builtin, settings FROM datastores WHERE key = ?", (key,)).fetchone()
             check_unchanged(name, expected_version, _revision(row), gone=NO_LONGER_REGISTERED)
             if row[1]:
-                raise BackendError(f"{name} is a built-in datastore and cannot be changed", datastore=name)
+                raise BackendError(f"{name} is a built-in datastore and cannot be changed")
             settings = {**json.loads(row[2]), "owner": None, "protect": False}
             revision = self._next_revision(db)
             db.execute(
@@ -255,13 +252,12 @@ class LocalWorkspace:
         key = name.lower()
         with self._transaction() as db:
             if db.execute("SELECT 1 FROM datastores WHERE key = ?", (key,)).fetchone() is None:
-                raise BackendError(f"cannot make {name} the default: it is not registered", datastore=name)
+                raise BackendError(f"cannot make {name} the default: it is not registered")
             current = db.execute("SELECT value FROM meta WHERE key = 'default_datastore'").fetchone()
             current_key = current[0] if current else None
             if (expected_default or "").lower() != (current_key or ""):
                 raise ChangedSincePlanError(
                     f"the default datastore changed since plan (now {current_key}); plan again",
-                    datastore=name,
                 )
             self._next_revision(db)
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('default_datastore', ?)", (key,))
@@ -280,9 +276,7 @@ def _check_registration(request: WriteRequest) -> None:
     """What the service checks at registration: a known type, its required fields, matching secrets."""
     spec = TYPES.get(request.type)
     if spec is None:
-        raise BackendError(
-            f"registration of {request.name} rejected: unknown type {request.type!r}", datastore=request.name
-        )
+        raise BackendError(f"registration of {request.name} rejected: unknown type {request.type!r}")
     settings = request.settings
     missing = [f.name for f in spec.fields if f.required and settings.get(f.name) in (None, "")]
     credentials: Mapping[str, Any] = settings.get("credentials") or {"type": "none"}
@@ -295,9 +289,7 @@ def _check_registration(request: WriteRequest) -> None:
         if value == MASK and not request.secrets.get(f"credentials.{field}"):
             missing.append(f"credentials.{field}")
     if missing:
-        raise BackendError(
-            f"registration of {request.name} rejected: missing {', '.join(missing)}", datastore=request.name
-        )
+        raise BackendError(f"registration of {request.name} rejected: missing {', '.join(missing)}")
 
 
 def _builtin_settings(workspace_id: str) -> dict[str, dict[str, Any]]:

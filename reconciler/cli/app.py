@@ -109,7 +109,7 @@ def cli(ctx: click.Context, verbose: int, no_color: bool) -> None:
 
 
 def line(text: str, style: str | None = None) -> Any:
-    from reconciler.render.text import Line
+    from reconciler.render.line import Line
 
     return Line(text, style)
 

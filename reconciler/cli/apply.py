@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -13,7 +14,6 @@ from reconciler.cli.app import (
     FILES,
     OWNER,
     WORKSPACE,
-    blank,
     cli,
     console_of,
     global_options,
@@ -21,9 +21,9 @@ from reconciler.cli.app import (
     resolver,
 )
 from reconciler.cli.inputs import RunInputs, environment_options, refuse_with_planfile, run_inputs
-from reconciler.cli.plan import check_run, probe_run, render_plan
+from reconciler.cli.plan import render_plan
 from reconciler.console import Console
-from reconciler.errors import ApplyRefusedError, ReconcilerError
+from reconciler.errors import ApplyRefusedError
 
 
 @cli.command()
@@ -60,7 +60,8 @@ def apply(
     all_environments: bool,
 ) -> int:
     """Make the workspace match the manifests (or apply a saved plan exactly); one environment at a time."""
-    from reconciler.engine import compute_plan, read_plan_file, verify_saved_plan
+    from reconciler.cli.progress import reporter_for
+    from reconciler.engine import apply_run, check_run, compute_plan, open_saved_plan, probe_run, verify_saved_plan
     from reconciler.manifest.variables import VariableInputs
     from reconciler.plan.model import PlanOptions
 
@@ -77,17 +78,11 @@ def apply(
     saved = None
     if planfile:
         refuse_with_planfile(ctx)
-        saved = read_plan_file(planfile)
-        assert saved.recorded is not None
-        if workspace and workspace != saved.workspace:
-            raise ReconcilerError(
-                f"the plan was made for {saved.workspace}, not {workspace}; run plan against {workspace}"
-            )
-        files = saved.recorded.manifests
-        workspace = saved.workspace
-        options = saved.recorded.options
-        owner = owner or saved.recorded.owner
-        inputs = RunInputs(files, workspace, VariableInputs(fixed=saved.recorded.variables))
+        saved = open_saved_plan(planfile, workspace)
+        assert saved.plan.recorded is not None
+        options = saved.options
+        owner = owner or saved.owner
+        inputs = RunInputs(saved.files, saved.workspace, VariableInputs(fixed=saved.plan.recorded.variables))
     else:
         options = PlanOptions(targets=targets)
         inputs = run_inputs(ctx, files, workspace)
@@ -100,44 +95,45 @@ def apply(
         variables=inputs.variables,
         environment_owner=inputs.owner,
     )
+    reporter = reporter_for(console, fmt)
+    from reconciler.validation.checks import CheckOptions
+
+    check_options = CheckOptions(arm_checks=False)
     try:
         if saved is not None:
-            verify_saved_plan(saved, run)
-        probes = probe_run(run)
-        from reconciler.validation.checks import CheckOptions, check_error
-
-        checks = check_run(run, CheckOptions(arm_checks=False))
+            verify_saved_plan(saved.plan, run)
+        probes = probe_run(run, reporter)
+        checks = check_run(run, check_options)
         if fmt == "text" and saved is None:
             render_plan(console, run.plan, "text", probes, checks)
         elif fmt == "text":
             from reconciler.render.findings import findings_lines
+            from reconciler.render.probes import probe_lines
             from reconciler.render.text import summary_line
 
             console.lines(
                 [
-                    *probes.lines,
+                    *probe_lines(probes.results),
                     *findings_lines(checks.findings),
                     line(f"Applying the saved plan {planfile}. {summary_line(run.plan)}"),
                 ]
             )
-        if probes.error is not None:
-            raise probes.error
-        failed = check_error(checks, CheckOptions(arm_checks=False))
-        if failed is not None:
-            raise failed
-        if not run.plan.has_changes:
-            if fmt == "json":
-                _print_apply_json(console, run.plan, None)
-            return EXIT_OK
-        if saved is None and not auto_approve:
-            _confirm(console, fmt)
-        report = _apply(console, run, parallelism, fmt)
+
+        def approve(_run: Any) -> None:
+            if saved is None and not auto_approve:
+                _confirm(console, fmt)
+
+        report = apply_run(
+            run, parallelism=parallelism, reporter=reporter, approve=approve, check_options=check_options
+        )
     finally:
         run.close()
     if fmt == "json":
-        _print_apply_json(console, run.plan, report)
-    else:
-        _print_apply_summary(console, report, partial=bool(options.targets))
+        _print_apply_json(console, run.plan, report if run.plan.has_changes else None)
+    elif run.plan.has_changes:
+        from reconciler.render.apply import summary_lines
+
+        console.lines(summary_lines(report, partial=bool(options.targets)))
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -152,88 +148,10 @@ def _confirm(console: Console, fmt: str) -> None:
         raise ApplyRefusedError("apply cancelled; nothing was changed")
 
 
-_VERBS = {
-    "create": ("creating", "created"),
-    "update": ("updating", "updated"),
-    "replace": ("replacing", "replaced"),
-    "delete": ("deleting", "deleted"),
-    "revalidate": ("revalidating", "revalidated"),
-    "release": ("releasing", "released"),
-    "default": ("setting", "set"),
-}
-
-
-def _apply(console: Console, run: Any, parallelism: int, fmt: str) -> Any:
-    from reconciler.apply.applier import Applier, ApplyEvent, Status
-
-    to_err = fmt == "json"
-
-    from reconciler.render.escape import message, text
-
-    def show(event: ApplyEvent) -> None:
-        doing, done = _VERBS.get(event.action, (event.action, event.action))
-        name = text(event.name)
-        if event.status is Status.STARTED:
-            console.line(f"{name}: {doing}...", err=to_err)
-        elif event.status is Status.APPLIED:
-            console.line(f"{name}: {done} [{event.seconds:.2f}s]", "green", err=to_err)
-        elif event.status is Status.FAILED:
-            console.line(f"{name}: {event.action} failed: {message(event.message)}", "red", err=to_err)
-
-    applier = Applier(run.workspace, run.desired.by_key(), parallelism=parallelism, on_event=show)
-    return applier.apply(run.plan)
-
-
-def _print_apply_summary(console: Console, report: Any, *, partial: bool = False) -> None:
-    from reconciler.apply.applier import Status
-    from reconciler.render.escape import message, text
-
-    counts = report.counts()
-    done = (
-        f"{counts.get('create', 0)} created, {counts.get('update', 0)} updated, "
-        f"{counts.get('replace', 0)} replaced, {counts.get('delete', 0)} deleted, "
-        f"{counts.get('revalidate', 0)} revalidated"
-    )
-    if counts.get("release"):
-        done += f", {counts['release']} released"
-    if counts.get("default"):
-        done += ", default datastore changed"
-    if report.ok:
-        title = "Apply complete (partial: --target)" if partial else "Apply complete"
-        console.lines([blank(), line(f"{title}: {done}.", "bold green")])
-        return
-    failed = report.with_status(Status.FAILED)
-    skipped = report.with_status(Status.NOT_APPLIED)
-    applied = report.with_status(Status.APPLIED)
-    out = [
-        blank(),
-        line(f"Apply failed: {len(failed)} failed, {len(skipped)} not applied; {done}.", "bold red"),
-    ]
-    if applied:
-        out.append(line("Applied: " + ", ".join(f"{text(e.name)} ({e.action})" for e in applied)))
-    for e in failed:
-        out.append(line(f"Failed: {text(e.name)} ({e.action}): {message(e.message)}", "red"))
-    for e in skipped:
-        reason = message(e.message.removeprefix("not applied: "))
-        out.append(line(f"Not applied: {text(e.name)} ({e.action}): {reason}"))
-    out.append(line("Fix the cause and run apply again; it continues from where this run stopped."))
-    console.lines(out)
-
-
 def _print_apply_json(console: Console, plan: Any, report: Any) -> None:
-    from reconciler.apply.applier import Status
-    from reconciler.render.machine import plan_document, render_json
+    """The last line of the JSON event stream: the plan and what became of it, on one line."""
+    from reconciler.render.apply import result_document
+    from reconciler.render.machine import plan_document
 
-    def items(status: Any) -> list[dict[str, str]]:
-        return [{"name": e.name, "action": e.action, "message": e.message} for e in report.with_status(status)]
-
-    if report is None:
-        result: dict[str, Any] = {"status": "no-changes", "applied": [], "failed": [], "not_applied": []}
-    else:
-        result = {
-            "status": "applied" if report.ok else "failed",
-            "applied": items(Status.APPLIED),
-            "failed": items(Status.FAILED),
-            "not_applied": items(Status.NOT_APPLIED),
-        }
-    console.raw(render_json({"plan": plan_document(plan), "result": result}))
+    document = result_document(plan_document(plan), report)
+    console.raw(json.dumps({"event": "result", **document}, ensure_ascii=False) + "\n")

@@ -94,7 +94,7 @@ def _print(console: Console, fmt: str, sections: list[Section]) -> None:
         ]
         console.raw(json.dumps({"format_version": "1", "environments": documents}, indent=2) + "\n")
         return
-    from reconciler.render.text import Line
+    from reconciler.render.line import Line
 
     for index, s in enumerate(sections):
         if fmt == "markdown":

@@ -130,20 +130,20 @@ def _plan_one(
 
             console.raw(render_problems_github(exc.problems))
         raise
-    from reconciler.validation.checks import CheckOptions, check_error
+    from reconciler.cli.progress import reporter_for
+    from reconciler.engine import check_run, probe_run, run_errors
+    from reconciler.validation.checks import CheckOptions
 
     check_options = CheckOptions(expiry_warning_days=expiry_days, fail_on_expiry=fail_on_expiry)
     try:
-        probes = probe_run(run)
+        probes = probe_run(run, reporter_for(console, fmt))
         checks = check_run(run, check_options)
     finally:
         run.close()
     render_plan(console, run.plan, fmt, probes, checks)
     if os.environ.get("GITHUB_STEP_SUMMARY"):
         step_summary(console, run.plan, probes, checks, out, title=getattr(inputs, "environment", None))
-    if probes.error is not None:
-        raise probes.error
-    failed = check_error(checks, check_options)
+    failed = run_errors(run, check_options)
     if failed is not None:
         raise failed
     if out:
@@ -167,24 +167,11 @@ def render_plan(console: Console, plan: Any, fmt: str, probes: Any = None, check
         console.raw(render_markdown(plan, validation=validation, checks=findings))
     else:
         from reconciler.render.findings import findings_lines
+        from reconciler.render.probes import probe_lines
 
         lines = render_text(plan)
-        extra = [*(probes.lines if probes is not None else ()), *findings_lines(findings or ())]
+        extra = [*probe_lines(probes.results if probes is not None else ()), *findings_lines(findings or ())]
         console.lines([*lines[:-1], *extra, lines[-1]])
-
-
-def check_run(run: Any, options: Any) -> Any:
-    """Expiry, storage-account and access checks of the datastores the plan keeps (a CheckReport)."""
-    from reconciler.engine import check_run as engine_check_run
-
-    return engine_check_run(run, options)
-
-
-def probe_run(run: Any) -> Any:
-    """Run the storage probes for the changes that register with validation (a ProbeReport)."""
-    from reconciler.validation.runner import probe_plan, probe_report
-
-    return probe_report(probe_plan(run.plan, run.desired.by_key()))
 
 
 def step_summary(

@@ -38,7 +38,7 @@ def show(ctx: click.Context, files: tuple[str, ...], workspace: str | None, fmt:
 
 def _peek_workspace(files: Sequence[str]) -> str | None:
     """The manifest's ``workspace:`` without validating the rest (show must work with a broken manifest)."""
-    from reconciler.engine import manifest_files
+    from reconciler.manifest.load import manifest_files
     from reconciler.manifest.yamlsource import parse_yaml
 
     for path in manifest_files(files):

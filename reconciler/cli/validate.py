@@ -25,9 +25,8 @@ from reconciler.cli.inputs import environment_options, run_inputs
 @click.pass_context
 def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: str | None, owner: str | None) -> int:
     """Check manifests offline: schema, names, references, policy. No network, no workspace."""
-    from reconciler.engine import manifest_files
     from reconciler.errors import ManifestError
-    from reconciler.manifest.load import load_manifests
+    from reconciler.manifest.load import load_manifests, manifest_files
     from reconciler.render.problems import render_problems_github, render_validation_json
 
     console = console_of(ctx)

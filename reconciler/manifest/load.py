@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from reconciler.manifest.rules import PolicySource
 
 DEFAULT_MANIFEST = "datastores.yaml"
+
+
+def manifest_files(files: Sequence[str]) -> list[str]:
+    """The files given, or ``datastores.yaml`` when none is."""
+    return list(files) if files else [DEFAULT_MANIFEST]
+
+
 DEFAULT_OWNER = "default"
 SECRET_FIELD_NAMES = frozenset(kind.secret for kind in catalog.CREDENTIAL_KINDS.values() if kind.secret)
 
@@ -79,7 +86,6 @@ class ManifestSet:
     datastores: tuple[DeclaredDatastore, ...]
     owner: str
     workspace: str | None
-    workspace_file: str | None
     default_datastore: str | None
     digest: str
     #: Every policy of the run: the manifests' ``policy:`` sections and ``--policy`` files.
@@ -434,14 +440,12 @@ def _merge(
     owner = _agree(parsed, "owner", problems) or DEFAULT_OWNER
     workspace = _agree(parsed, "workspace", problems)
     default = _agree(parsed, "default_datastore", problems)
-    workspace_file = next((doc.file for doc, m in parsed if m.workspace), None)
     removed = _removed_entries(parsed, {d.model.name.lower() for d in declared}, problems)
     return ManifestSet(
         files=tuple(doc.file for doc, _ in parsed),
         datastores=tuple(declared),
         owner=owner,
         workspace=workspace,
-        workspace_file=workspace_file,
         default_datastore=default,
         digest=digest,
         removed=removed,

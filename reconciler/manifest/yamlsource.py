@@ -77,10 +77,10 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
         if id(node) in self._stack:
-            self.problems.append(Problem("recursive YAML alias", self.loc(node), _render_path(path)))
+            self.problems.append(Problem("recursive YAML alias", self.loc(node), render_path(path)))
             return None
         if node.tag not in _PLAIN_COLLECTION_TAGS:
-            self.problems.append(Problem(_UNSUPPORTED_TAG, self.loc(node), _render_path(path) or None))
+            self.problems.append(Problem(_UNSUPPORTED_TAG, self.loc(node), render_path(path) or None))
         self._stack.add(id(node))
         try:
             if isinstance(node, yaml.MappingNode):
@@ -111,7 +111,7 @@ class _Builder:
                     Problem(
                         f"duplicate key {key!r} (first defined at line {first.line})",
                         here,
-                        _render_path((*path, key)),
+                        render_path((*path, key)),
                     )
                 )
                 continue
@@ -128,11 +128,11 @@ class _Builder:
             return self._constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError:
             # Its message quotes the tag and the value: report only where.
-            self.problems.append(Problem(_UNSUPPORTED_TAG, self.loc(node), _render_path(path) or None))
+            self.problems.append(Problem(_UNSUPPORTED_TAG, self.loc(node), render_path(path) or None))
             return None
 
 
-def _render_path(path: Path) -> str:
+def render_path(path: Path) -> str:
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -140,9 +140,6 @@ def _render_path(path: Path) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
-
-
-render_path = _render_path
 
 
 def _position(text: str, index: int) -> tuple[int, int]:

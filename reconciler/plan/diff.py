@@ -1,7 +1,11 @@
 """Field-level differences between two settings dictionaries, as :class:`FieldChange` items.
 
-deepdiff does the structural comparison; this module only names the paths the way a user reads
-them (``tags.team``, ``credentials.client_id``) and marks sensitive and create-only fields.
+Settings are JSON-like mappings of a known, shallow shape (scalars, and mappings such as ``tags``,
+``artifact`` and ``credentials``), so a small typed walk compares them exactly: a key on one side
+only is an add or remove (a whole sub-mapping as its leaves), a value of another type or another
+value is a change, mappings on both sides are compared key by key. Paths are tuples of keys while
+comparing; this module names them the way a user reads them (``tags.team``,
+``credentials.client_id``) and marks sensitive and create-only fields.
 """
 
 from __future__ import annotations
@@ -28,38 +32,48 @@ def render_path(parts: list[Any]) -> str:
     return out
 
 
-def _walk(value: Any, prefix: list[Any]) -> list[tuple[list[Any], Any]]:
+def _walk(value: Any, prefix: list[Any]) -> list[tuple[tuple[Any, ...], Any]]:
     """Leaves of a nested mapping: an added or removed sub-tree shows as its leaves."""
     if isinstance(value, Mapping) and value:
-        leaves: list[tuple[list[Any], Any]] = []
+        leaves: list[tuple[tuple[Any, ...], Any]] = []
         for key, inner in value.items():
             leaves.extend(_walk(inner, [*prefix, key]))
         return leaves
-    return [(prefix, value)]
+    return [(tuple(prefix), value)]
 
 
 def field_changes(before: Mapping[str, Any], after: Mapping[str, Any], immutable: frozenset[str]) -> list[FieldChange]:
     """Every difference between two settings dictionaries, in a stable order."""
     if before == after:
         return []
-    from deepdiff import DeepDiff
-
-    diff = DeepDiff(dict(before), dict(after), view="tree", verbose_level=2)
     changes: list[FieldChange] = []
-    for report, levels in diff.items():
-        for level in levels:
-            parts = level.path(output_format="list")
-            if report == "dictionary_item_added":
-                for sub, value in _walk(level.t2, parts):
-                    changes.append(_make(sub, "add", None, value, immutable))
-            elif report == "dictionary_item_removed":
-                for sub, value in _walk(level.t1, parts):
-                    changes.append(_make(sub, "remove", value, None, immutable))
-            else:
-                changes.append(_make(parts, "change", level.t1, level.t2, immutable))
+    for parts, op, old, new in _diff(before, after, ()):
+        changes.append(_make(list(parts), op, old, new, immutable))
     order = {key: i for i, key in enumerate([*before.keys(), *after.keys()])}
     changes.sort(key=lambda c: (order.get(c.path.split(".")[0].split("[")[0], len(order)), c.path))
     return changes
+
+
+Difference = tuple[tuple[Any, ...], str, Any, Any]
+
+
+def _diff(before: Mapping[str, Any], after: Mapping[str, Any], prefix: tuple[Any, ...]) -> list[Difference]:
+    """``(path, op, before, after)`` for every leaf that differs between two mappings."""
+    out: list[Difference] = []
+    for key, old in before.items():
+        path = (*prefix, key)
+        if key not in after:
+            out.extend((sub, "remove", value, None) for sub, value in _walk(old, list(path)))
+            continue
+        new = after[key]
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            out.extend(_diff(old, new, path))
+        elif type(old) is not type(new) or old != new:
+            out.append((path, "change", old, new))
+    for key, new in after.items():
+        if key not in before:
+            out.extend((sub, "add", None, value) for sub, value in _walk(new, [*prefix, key]))
+    return out
 
 
 def _make(parts: list[Any], op: str, before: Any, after: Any, immutable: frozenset[str]) -> FieldChange:

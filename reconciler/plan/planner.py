@@ -186,24 +186,14 @@ def _compare_secrets(
             jobs.append((item.key, path, value, actual.secrets.get(path)))
     verdicts: dict[str, dict[str, bool | None]] = {}
     slow = [j for j in jobs if isinstance(j[3], Fingerprint)]
-    with ThreadPoolExecutor(max_workers=4) if len(slow) > 1 else _Inline() as pool:
-        results = list(pool.map(lambda j: secret_matches(j[2], j[3]), jobs))
+    if len(slow) > 1:  # fingerprint checks are deliberately slow: a few in parallel
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda j: secret_matches(j[2], j[3]), jobs))
+    else:
+        results = [secret_matches(j[2], j[3]) for j in jobs]
     for (key, path, _, _), result in zip(jobs, results, strict=True):
         verdicts.setdefault(key, {})[path] = result
     return verdicts
-
-
-class _Inline:
-    """A stand-in for an executor when there is nothing worth parallelising."""
-
-    def __enter__(self) -> _Inline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-    def map(self, fn: Any, items: list[Any]) -> Any:
-        return map(fn, items)
 
 
 def _plan_declared(

@@ -16,7 +16,7 @@ from reconciler.data.store import RemoteDirectory, RemoteFile
 from reconciler.data.transfer import Outcome, Summary
 from reconciler.render.escape import json_text, message
 from reconciler.render.escape import text as escape
-from reconciler.render.text import Line
+from reconciler.render.line import Line
 
 
 def render_listing_text(entries: Sequence[RemoteFile | RemoteDirectory]) -> list[Line]:

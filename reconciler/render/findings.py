@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reconciler.render import escape
-from reconciler.render.text import Line
+from reconciler.render.line import Line
 
 _TEXT_LABEL = {"error": "ERROR", "warning": "warning", "hint": "hint", "not checked": "not checked"}
 _STYLE = {"error": "red", "warning": "yellow", "hint": "dim", "not checked": "dim"}

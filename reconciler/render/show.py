@@ -6,8 +6,8 @@ from typing import Any
 
 from reconciler.catalog import location
 from reconciler.render.escape import text
+from reconciler.render.line import Line
 from reconciler.render.machine import render_json
-from reconciler.render.text import Line
 from reconciler.state import RegisteredDatastore, WorkspaceSnapshot
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.render.escape import escape_controls, message, text
+from reconciler.render.line import Line
 from reconciler.secrets.value import MASK
 
 NO_CHANGES = "No changes. The workspace matches the manifest."
@@ -26,12 +26,6 @@ STYLES = {
     Action.REVALIDATE: "cyan",
     Action.RELEASE: "blue",
 }
-
-
-@dataclass(frozen=True)
-class Line:
-    text: str
-    style: str | None = None
 
 
 def value_text(value: Any) -> str:
@@ -119,7 +113,7 @@ def change_lines(change: Change) -> list[Line]:
     return lines
 
 
-def render_text(plan: Plan, *, header: bool = True) -> list[Line]:
+def render_text(plan: Plan) -> list[Line]:
     lines: list[Line] = []
     body: list[Line] = []
     for change in plan.changes:
@@ -128,7 +122,7 @@ def render_text(plan: Plan, *, header: bool = True) -> list[Line]:
         switch = plan.default_datastore
         before = text(switch.before) if switch.before else "(none)"
         body.append(Line(f"  * default datastore: {before} -> {text(switch.after)}", "blue"))
-    if header and body:
+    if body:
         lines.append(Line(f"Reconciler will perform the following actions on {text(plan.workspace)}:"))
         lines.append(Line(""))
     lines.extend(body)

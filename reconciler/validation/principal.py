@@ -13,15 +13,13 @@ import binascii
 from typing import Any
 from urllib.parse import urlsplit
 
+from reconciler.azure.cloud import CLOUDS
 from reconciler.state import DesiredDatastore
 from reconciler.validation.reasons import one_line
 from reconciler.validation.runner import ProbeFailure
 
 #: Sovereign storage endpoint suffix -> Entra ID authority of that cloud (the public cloud is the default).
-CLOUD_AUTHORITIES = {
-    "core.chinacloudapi.cn": "login.chinacloudapi.cn",
-    "core.usgovcloudapi.net": "login.microsoftonline.us",
-}
+CLOUD_AUTHORITIES = {c.storage_endpoint: c.authority_host for c in CLOUDS.values() if c is not CLOUDS["azurecloud"]}
 
 
 def authority_for(credentials: dict[str, Any], endpoint: str | None) -> str | None:

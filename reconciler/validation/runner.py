@@ -18,7 +18,6 @@ from typing import Any
 
 from reconciler.errors import Problem, ValidationFailedError
 from reconciler.plan.model import Action, Plan
-from reconciler.render.text import Line
 from reconciler.secrets.redact import redact
 from reconciler.state import DesiredDatastore
 
@@ -90,6 +89,7 @@ def probe_datastores(
     timeout: float = PROBE_TIMEOUT_SECONDS,
     parallelism: int = PROBE_PARALLELISM,
     grace: float = PROBE_GRACE_SECONDS,
+    on_result: Callable[[ProbeResult], None] | None = None,
 ) -> list[ProbeResult]:
     """Probe each datastore (in parallel); a probe that overruns its timeout (plus ``grace``) is a failure.
 
@@ -103,6 +103,9 @@ def probe_datastores(
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
     try:
         futures = [pool.submit(_run_one, table.get(item.type), item, timeout) for item in items]
+        if on_result is not None:
+            for future in futures:
+                future.add_done_callback(lambda f: on_result(f.result()) if not f.cancelled() else None)
         deadline = time.monotonic() + math.ceil(len(items) / workers) * (timeout + grace)
         results = []
         for item, future in zip(items, futures, strict=True):
@@ -124,6 +127,7 @@ def probe_plan(
     probes: Mapping[str, Probe] | None = None,
     timeout: float = PROBE_TIMEOUT_SECONDS,
     parallelism: int = PROBE_PARALLELISM,
+    on_result: Callable[[ProbeResult], None] | None = None,
 ) -> list[ProbeResult]:
     """Probe what this plan registers with validation: creates, updates, replaces, revalidations."""
     items = [
@@ -131,42 +135,25 @@ def probe_plan(
         for c in plan.changes
         if c.action in PROBED_ACTIONS and c.validate_on_write and c.name.lower() in desired
     ]
-    return probe_datastores(items, probes=probes, timeout=timeout, parallelism=parallelism)
+    return probe_datastores(items, probes=probes, timeout=timeout, parallelism=parallelism, on_result=on_result)
 
 
-def probe_report_lines(results: Sequence[ProbeResult]) -> tuple[list[Line], ValidationFailedError | None]:
-    """Lines for the text plan, and the error to raise when any probe failed."""
-    if not results:
-        return [], None
-    lines = [Line("Validation (storage probes before any write):")]
-    for r in results:
-        if r.outcome is Outcome.OK:
-            lines.append(Line(f"  ok          {r.name} ({r.type}) [{r.seconds:.2f}s]", "green"))
-        elif r.outcome is Outcome.NOT_PROBED:
-            from reconciler.render.escape import message, text
-            from reconciler.render.wrap import hanging
-
-            body = f"{text(r.name)} ({r.type}): {message(r.message)}"
-            lines.extend(Line(part, "dim") for part in hanging("  not probed  ", body))
-        else:
-            lines.append(Line(f"  FAILED      {r.name} ({r.type}): {r.message}", "red"))
-    lines.append(Line(""))
+def probe_error(results: Sequence[ProbeResult]) -> ValidationFailedError | None:
+    """The error to raise when any probe failed: every failing datastore with the storage's reason."""
     failed = [r for r in results if r.outcome is Outcome.FAILED]
     if not failed:
-        return lines, None
-    error = ValidationFailedError(
+        return None
+    return ValidationFailedError(
         [Problem(f"{r.name} ({r.type}): {r.message}") for r in failed],
         headline="validation failed: these datastores cannot reach their storage; nothing was applied",
     )
-    return lines, error
 
 
 @dataclass(frozen=True)
 class ProbeReport:
-    """The probe results of one run in the forms the CLI prints: text lines, JSON rows, the error."""
+    """The probe results of one run, as data: ``render.probes`` turns them into lines."""
 
     results: tuple[ProbeResult, ...] = ()
-    lines: tuple[Line, ...] = ()
     error: ValidationFailedError | None = None
 
     def json(self) -> list[dict[str, Any]] | None:
@@ -175,5 +162,4 @@ class ProbeReport:
 
 
 def probe_report(results: Sequence[ProbeResult]) -> ProbeReport:
-    lines, error = probe_report_lines(results)
-    return ProbeReport(tuple(results), tuple(lines), error)
+    return ProbeReport(tuple(results), probe_error(results))

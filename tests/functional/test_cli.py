@@ -348,7 +348,7 @@ def test_default_datastore_switch_and_guard(base: Project):
     assert json.loads(base.run("show", "--format", "json").out)["default_datastore"] == "workspaceblobstore"
 
 
-def test_target_limits_plan_and_apply(base: Project):
+def test_target_limits_the_plan(base: Project):
     result = base.run("plan", "--target", "lake")
     assert "+ lake" in result.out and "+ raw" not in result.out
     assert base.run("plan", "--target", "ghost").code == 1

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,8 @@ from reconciler.errors import PlanError
 from reconciler.plan.planner import make_plan
 from reconciler.state import DesiredState
 from tests.builders import declared
+
+pytestmark = pytest.mark.slow  # hundreds of generated manifests; deselect with -m 'not slow'
 
 OWNER = "prop"
 NAMES = [f"ds{i}" for i in range(8)]

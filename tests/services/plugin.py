@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from tests.services.postgres import Postgres
 
 S = TypeVar("S", bound=Service)
-SERVICE_FIXTURES = frozenset({"azurite", "postgres", "mariadb"})
+#: Fixtures that start a real service: the shared ones, and ``oauth`` (a second Azurite over HTTPS).
+SERVICE_FIXTURES = frozenset({"azurite", "postgres", "mariadb", "oauth"})
 
 
 def pytest_configure(config: pytest.Config) -> None:

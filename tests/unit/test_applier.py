@@ -27,7 +27,7 @@ class RecordingWorkspace(LocalWorkspace):
     def write(self, request: WriteRequest) -> str:
         self.calls.append(f"write {request.name}")
         if request.name in self.fail:
-            raise BackendError(f"{request.name}: the service said no", datastore=request.name)
+            raise BackendError(f"{request.name}: the service said no")
         return super().write(request)
 
     def delete(self, name: str, *, expected_version: str) -> None:

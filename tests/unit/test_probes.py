@@ -8,6 +8,7 @@ import pytest
 
 from reconciler.errors import ValidationFailedError
 from reconciler.render.machine import plan_document, render_markdown
+from reconciler.render.probes import probe_lines
 from reconciler.validation.probes import PROBES
 from reconciler.validation.reasons import network_reason, sign_in_reason
 from reconciler.validation.runner import Outcome, ProbeFailure, ProbeResult, probe_datastores, probe_report
@@ -107,11 +108,11 @@ def test_a_probe_that_overruns_its_timeout_fails_and_the_others_still_report() -
         "azure_blob": lambda item, timeout: hangs(item, timeout) if item.name == "slow" else refuses(item, timeout)
     }
     try:
-        results = probe_datastores(items, probes=table, timeout=0.2, grace=0.1)
+        results = probe_datastores(items, probes=table, timeout=0.5, grace=0.5)
     finally:
         release.set()
     assert [(r.name, r.outcome, r.message) for r in results] == [
-        ("slow", Outcome.FAILED, "no answer within 0.2 s"),
+        ("slow", Outcome.FAILED, "no answer within 0.5 s"),
         ("denied", Outcome.FAILED, "AuthorizationFailure: nope"),
     ]
 
@@ -124,7 +125,7 @@ def test_report_lines_json_and_error_list_every_failure() -> None:
         ProbeResult("pg", "azure_postgresql", Outcome.FAILED, 'password authentication failed for user "reader"'),
     ]
     report = probe_report(results)
-    assert [line.text for line in report.lines] == [
+    assert [line.text for line in probe_lines(report.results)] == [
         "Validation (storage probes before any write):",
         "  ok          raw (azure_blob) [0.12s]",
         "  not probed  lake (azure_data_lake_gen2): identity-based access",
@@ -148,14 +149,14 @@ def test_a_long_not_probed_reason_wraps_within_80_columns() -> None:
         "identity; Azure ML checks that identity's access itself"
     )
     report = probe_report([ProbeResult("training_data", "azure_blob", Outcome.NOT_PROBED, reason)])
-    assert [line.text for line in report.lines] == [
+    assert [line.text for line in probe_lines(report.results)] == [
         "Validation (storage probes before any write):",
         "  not probed  training_data (azure_blob): identity-based access (no",
         "              credentials): reconciler cannot act as the workspace's or the",
         "              job's identity; Azure ML checks that identity's access itself",
         "",
     ]
-    assert max(len(line.text) for line in report.lines) <= 80
+    assert max(len(line.text) for line in probe_lines(report.results)) <= 80
 
 
 def test_the_json_plan_carries_validation_only_when_probes_ran() -> None:

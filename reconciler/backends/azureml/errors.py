@@ -83,11 +83,10 @@ def backend_error(exc: BaseException, target: Target, *, datastore: str | None =
     about = f"{datastore}: " if datastore else ""
     if isinstance(exc, ArmResponseError):
         message = _from_response(exc, target, datastore)
-        retryable = exc.status in RETRYABLE_STATUS
-        return BackendError(redact(message), retryable=retryable, datastore=datastore)
+        return BackendError(redact(message))
     if isinstance(exc, ClientAuthenticationError):
         reason = credential_failure(exc)
-        return BackendError(redact(f"cannot authenticate to Azure ({reason}): {AUTH_HINT}"), datastore=datastore)
+        return BackendError(redact(f"cannot authenticate to Azure ({reason}): {AUTH_HINT}"))
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         connect = isinstance(exc, ServiceRequestError) and not dropped_after_sending(exc)
         what = "could not connect to" if connect else "lost the connection to"
@@ -96,12 +95,8 @@ def backend_error(exc: BaseException, target: Target, *, datastore: str | None =
                 f"{about}{what} Azure Resource Manager at {target.endpoint} after {_attempts(exc)} "
                 f"({type(exc).__name__}: {_first_line(exc)}); try again later"
             ),
-            retryable=True,
-            datastore=datastore,
         )
-    return BackendError(
-        redact(f"{about}unexpected Azure SDK error: {type(exc).__name__}: {_first_line(exc)}"), datastore=datastore
-    )
+    return BackendError(redact(f"{about}unexpected Azure SDK error: {type(exc).__name__}: {_first_line(exc)}"))
 
 
 def _from_response(exc: ArmResponseError, target: Target, datastore: str | None) -> str:

@@ -164,11 +164,10 @@ class AzureMLWorkspace:
     def write(self, request: WriteRequest) -> str:
         name = request.name
         if name.lower() in BUILTIN_DATASTORES:
-            raise BackendError(f"{name} is a built-in datastore and cannot be changed", datastore=name)
+            raise BackendError(f"{name} is a built-in datastore and cannot be changed")
         if request.type not in ARM_TYPE_NAMES:
             raise BackendError(
                 f"registration of {name} rejected: {request.type} datastores do not exist in Azure ML over ARM",
-                datastore=name,
             )
         path = secret_path(request.settings)
         value = request.secrets.get(path) if path else None
@@ -182,7 +181,7 @@ class AzureMLWorkspace:
                 request.type, request.settings, request.secrets, validated=request.validate, fingerprint=None
             )
         except MappingError as exc:
-            raise BackendError(f"registration of {name} rejected: {exc}", datastore=name) from None
+            raise BackendError(f"registration of {name} rejected: {exc}") from None
         with self._translate(name):
             if request.expected_version is not None:
                 current = self._check_unchanged(name, request.expected_version)
@@ -203,14 +202,12 @@ class AzureMLWorkspace:
             raise BackendError(
                 f"{str(exc).rstrip('.')}; it was deleted for the replacement and is not registered now: "
                 "run apply again to register it",
-                retryable=exc.retryable,
-                datastore=name,
             ) from None
         return str((written.get("systemData") or {}).get("lastModifiedAt") or "")
 
     def delete(self, name: str, *, expected_version: str) -> None:
         if name.lower() in BUILTIN_DATASTORES:
-            raise BackendError(f"{name} is a built-in datastore and cannot be deleted", datastore=name)
+            raise BackendError(f"{name} is a built-in datastore and cannot be deleted")
         with self._translate(name):
             current = self._check_unchanged(name, expected_version, gone=NO_LONGER_REGISTERED)
             refuse_default(name, _is_default(current))
@@ -223,7 +220,7 @@ class AzureMLWorkspace:
         ListSecrets first; the value stays a :class:`SecretValue` until the request is sent.
         """
         if name.lower() in BUILTIN_DATASTORES:
-            raise BackendError(f"{name} is a built-in datastore and cannot be changed", datastore=name)
+            raise BackendError(f"{name} is a built-in datastore and cannot be changed")
         with self._translate(name):
             current = self._check_unchanged(name, expected_version, gone=NO_LONGER_REGISTERED)
             properties = {k: v for k, v in (current.get("properties") or {}).items() if k != "isDefault"}
@@ -244,18 +241,16 @@ class AzureMLWorkspace:
                     f"cannot release {name}: ARM needs the datastore's secret with every write, and listSecrets "
                     "is not permitted (403); grant Microsoft.MachineLearningServices/workspaces/datastores/"
                     "listSecrets/action, or release it by hand (remove its reconciler:* tags)",
-                    datastore=name,
                 ) from None
             raise
         if not isinstance(body, dict):
-            raise BackendError(f"cannot release {name}: listSecrets returned no secrets", datastore=name)
+            raise BackendError(f"cannot release {name}: listSecrets returned no secrets")
         return {k: (v if k == "secretsType" or not isinstance(v, str) else SecretValue(v)) for k, v in body.items()}
 
     def set_default(self, name: str, *, expected_default: str | None) -> None:
         raise BackendError(
             f"cannot make {name} the default datastore: isDefault is read-only in Azure ML over ARM, so no "
             "client can change the default of an azureml:// workspace",
-            datastore=name,
         )
 
     def close(self) -> None:
