@@ -10,15 +10,12 @@ stays pure.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from reconciler.backends import DEFAULT_WORKSPACE, open_workspace, parse_workspace_uri
 from reconciler.backends.base import Workspace
@@ -27,7 +24,7 @@ from reconciler.desired import build_desired
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.manifest.load import ManifestSet, load_manifests, manifest_files
 from reconciler.manifest.variables import VariableInputs
-from reconciler.plan.model import FORMAT_VERSION, Plan, PlanOptions
+from reconciler.plan.model import Plan, PlanOptions
 from reconciler.plan.planner import make_plan
 from reconciler.secrets.resolve import SecretResolver
 from reconciler.state import DesiredState, WorkspaceSnapshot
@@ -267,29 +264,18 @@ def write_plan_file(plan: Plan, path: str) -> None:
 
 
 def read_plan_file(path: str) -> Plan:
+    """A saved plan, checked against the saved-plan schema (see :mod:`reconciler.plan.planfile`)."""
+    from reconciler.plan.planfile import parse_plan
+
     try:
-        data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ReconcilerError(f"plan file {path} not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError):
         raise ReconcilerError(
             f"{path} is not a reconciler plan file (expected the JSON written by plan --out)"
         ) from None
-    if not isinstance(data, dict) or "format_version" not in data:
-        raise ReconcilerError(f"{path} is not a reconciler plan file (expected the JSON written by plan --out)")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise ReconcilerError(
-            f"plan file {path} has format_version {data.get('format_version')!r}; "
-            f"this reconciler reads {FORMAT_VERSION!r}"
-        )
-    data.pop("summary", None)
-    try:
-        plan = Plan.model_validate(data)
-    except ValidationError:
-        raise ReconcilerError(f"plan file {path} is damaged or was edited; run plan again") from None
-    if plan.recorded is None:
-        raise ReconcilerError(f"plan file {path} does not record what it was computed against; run plan again")
-    return plan
+    return parse_plan(text, path)
 
 
 @dataclass(frozen=True)

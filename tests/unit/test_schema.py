@@ -111,3 +111,35 @@ def test_readme_maps_every_cli_v2_field_to_the_manifest():
     for cli_field, manifest_field, types in field_table():
         target = f"`{manifest_field}`" if not manifest_field.startswith("(") else manifest_field
         assert f"| `{cli_field}` | {target} | {types} |" in readme, cli_field
+
+
+def test_committed_plan_schema_matches_the_model():
+    from reconciler.plan.planfile import plan_schema_text
+
+    committed = REPO / "schemas" / "plan.schema.json"
+    assert committed.read_text() == plan_schema_text(), "schemas/plan.schema.json is out of date"
+
+
+def test_saved_plans_are_checked_against_the_schema_and_own_their_summary(tmp_path):
+    import json
+
+    import pytest
+
+    from reconciler.errors import ReconcilerError
+    from reconciler.plan.model import Action, Change, Plan, Recorded
+    from reconciler.plan.planfile import parse_plan
+    from reconciler.render.machine import plan_document
+
+    plan = Plan(
+        workspace="local:w.db",
+        changes=(Change(name="raw", type="azure_blob", action=Action.CREATE, after={"type": "azure_blob"}),),
+        recorded=Recorded(workspace_fingerprint="sha256:x", manifest_digest="sha256:y"),
+    )
+    document = plan_document(plan)
+    assert parse_plan(json.dumps(document), "p.json") == plan
+    edited = {**document, "summary": {**document["summary"], "create": 0}}
+    with pytest.raises(ReconcilerError, match="damaged or was edited"):
+        parse_plan(json.dumps(edited), "p.json")
+    wrong_type = {**document, "changes": [{**document["changes"][0], "action": "explode"}]}
+    with pytest.raises(ReconcilerError, match="damaged or was edited"):
+        parse_plan(json.dumps(wrong_type), "p.json")
