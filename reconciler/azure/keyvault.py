@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.azure.auth import ALLOWED_TENANTS_ENV, default_credential, is_loopback_url
+from reconciler.azure.errors import credential_failure, first_line
 from reconciler.secrets.redact import redact
 from reconciler.secrets.refs import SecretRef
 from reconciler.secrets.value import SecretValue
@@ -248,7 +249,7 @@ class KeyVaultFetcher:
         except ValueError as exc:  # azure-identity refuses its configuration, e.g. an empty AZURE_CLIENT_ID
             return FetchFailure(
                 f"cannot get a token for Key Vault {url}: the Azure credential cannot be set up "
-                f"({redact(_first_line(str(exc)))}); check the AZURE_* environment variables",
+                f"({redact(first_line(str(exc)))}); check the AZURE_* environment variables",
                 vault_wide=True,
             )
         try:
@@ -301,7 +302,7 @@ class KeyVaultFetcher:
                 "resource; check the vault URL (or RECONCILER_AZURE_CLOUD / RECONCILER_KEYVAULT_DNS_SUFFIX)",
                 vault_wide=True,
             )
-        return FetchFailure(f"cannot read {what}: {type(exc).__name__}: {_first_line(str(exc))}")
+        return FetchFailure(f"cannot read {what}: {type(exc).__name__}: {first_line(str(exc))}")
 
 
 # ---------------------------------------------------------------------- messages
@@ -312,10 +313,6 @@ def _describe(ref: SecretRef, url: str) -> str:
     return f"Key Vault secret '{ref.secret}'{version} in {url}"
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
-
-
 def _service_error(exc: Any) -> str:
     """``HTTP 403 Forbidden/AccessDenied: message`` from the service's error envelope, one line."""
     error = getattr(exc, "error", None)
@@ -324,7 +321,7 @@ def _service_error(exc: Any) -> str:
     message = getattr(error, "message", None) or getattr(exc, "reason", None) or ""
     codes = "/".join(c for c in (code, inner) if c)
     head = " ".join(p for p in (f"HTTP {exc.status_code}" if exc.status_code else "", codes) if p)
-    message = _first_line(str(message))
+    message = first_line(str(message))
     return f"{head}: {message}" if message else head
 
 
@@ -401,28 +398,9 @@ def _authentication_message(exc: BaseException, url: str) -> str:
     return f"cannot get a token for Key Vault {url}: {_credential_reasons(text)}; {_AUTH_HELP}"
 
 
-_UNAVAILABLE = re.compile(
-    r"unavailable|not found on path|not installed|could not be found|requires the|no accounts were found", re.I
-)
-
-
 def _credential_reasons(text: str) -> str:
-    """The reason of a DefaultAzureCredential failure, in one line.
-
-    The chain stops at the first credential that fails for real (a rejected client secret), so
-    that attempt is the reason; when every credential was merely unavailable, say so by name.
-    """
-    attempts = [line.strip() for line in text.splitlines() if line.startswith("\t")]
-    if not attempts:
-        return _first_line(text).split(" Trace ID:")[0] or "authentication failed"
-    last = attempts[-1]
-    if _UNAVAILABLE.search(last):
-        names = ", ".join(a.split(":", 1)[0] for a in attempts)
-        return f"no Azure credential is available here (tried {names})"
-    name, _, reason = last.partition(": ")
-    reason = reason.split(" Trace ID:")[0].strip()
-    sentences = re.split(r"(?<=\.)\s", reason)
-    return f"{name}: {' '.join(sentences[:2])}"
+    """The reason of a DefaultAzureCredential failure, in one line (worded as everywhere else)."""
+    return credential_failure(text)
 
 
 def _exception_chain(exc: BaseException) -> Iterator[BaseException]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from reconciler.azure.errors import without_trace
+
 _MAX_LENGTH = 400
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*([^'\")\]]+)")
 _INVALID_STATUS = re.compile(r"^Operation returned an invalid status '(.*)'$")
-_AAD_NOISE = re.compile(r"\s+Trace ID:.*$")
 _HOST_PORT = re.compile(r"host='([^']+)'(?:, port=(\d+))?")
 _TLS = re.compile(r"\[SSL(?:: [A-Z_]+)?\]\s*(.+?)\s*\(_ssl\.c:\d+\)")
 _CAUSE = re.compile(r"[A-Za-z]+\('([^']+)'\)")
@@ -109,4 +110,4 @@ def sign_in_reason(exc: Exception, timeout: float) -> str:
         if "timed out" in text.lower():
             return f"no answer from {host} within {timeout:g} s"
         return f"cannot connect to {host}: {network_reason(text)}"
-    return _AAD_NOISE.sub("", text)
+    return without_trace(text)

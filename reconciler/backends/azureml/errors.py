@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.azure.errors import credential_failure as shared_credential_failure
+from reconciler.azure.errors import first_line
 from reconciler.errors import BackendError
 from reconciler.secrets.redact import redact
 
@@ -133,23 +135,9 @@ def _attempts(exc: BaseException) -> str:
 
 
 def credential_failure(exc: BaseException) -> str:
-    """The reason a credential chain failed, in one line.
-
-    DefaultAzureCredential's message is a headline plus one tab-indented line per credential it
-    tried; the first that failed for a real reason (not merely "unavailable") is the one to show,
-    cut before the Trace ID that Entra ID appends.
-    """
-    text = str(getattr(exc, "message", None) or exc)
-    attempts = [line.strip() for line in text.splitlines() if line.startswith("\t") and ":" in line]
-    if not attempts:
-        return _first_line(exc)
-    failed = [a for a in attempts if "unavailable" not in a.lower()]
-    if not failed:
-        tried = ", ".join(a.split(":", 1)[0] for a in attempts)
-        return f"no credential is available; tried {tried}"
-    return failed[0].split(" Trace ID:", 1)[0].strip()
+    """The reason a credential chain failed, in one line (see :func:`reconciler.azure.errors.credential_failure`)."""
+    return shared_credential_failure(str(getattr(exc, "message", None) or exc)) or type(exc).__name__
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(getattr(exc, "message", None) or exc) or type(exc).__name__
