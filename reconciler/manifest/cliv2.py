@@ -26,7 +26,9 @@ from reconciler.manifest.yamlsource import Path, YamlDocument
 #: Keys azure-ai-ml reads but ignores on load (read-only): dropped before validation.
 IGNORED_KEYS = frozenset({"id"})
 #: Keys that only a manifest has: a mapping with any of them is a manifest, not a CLI v2 file.
-_MANIFEST_KEYS = frozenset({"version", "datastores", "removed", "owner", "workspace", "default_datastore", "policy"})
+_MANIFEST_KEYS = frozenset(
+    {"version", "datastores", "removed", "owner", "workspace", "default_datastore", "policy", "vars"}
+)
 
 
 @dataclass
