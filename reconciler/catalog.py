@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.secrets.redact import MASK
+from reconciler.secrets.sensitive import SENSITIVE
 
 #: Datastores every Azure ML workspace has; reconciler never declares, changes or deletes them.
 BUILTIN_DATASTORES = frozenset(
@@ -126,8 +126,8 @@ class DatastoreType:
         """The normalised settings: common fields, type fields (defaults filled in), credentials.
 
         ``credentials`` is the credentials mapping without its kind's ``type`` key being needed
-        (give ``{"type": KIND, ...}``); secret fields become :data:`MASK`, absent optional ones
-        are left out. Both sides of a comparison are built here, so they agree by construction.
+        (give ``{"type": KIND, ...}``); secret fields become the ``SENSITIVE`` marker, absent
+        optional ones are left out. Both sides of a comparison are built here, so they agree by construction.
         """
         out: dict[str, Any] = {
             "type": self.name,
@@ -165,7 +165,7 @@ def credential_settings(credentials: Mapping[str, Any] | None) -> dict[str, Any]
     out: dict[str, Any] = {"type": kind.kind}
     for name in kind.field_names:
         if name == kind.secret:
-            out[name] = MASK
+            out[name] = SENSITIVE
         elif credentials.get(name) is not None:
             out[name] = credentials[name]
     return out

@@ -24,27 +24,39 @@ class Console:
     def __init__(self, *, color: bool = False, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.out = RedactingStream(out or sys.stdout)
         self.err = RedactingStream(err or sys.stderr)
+        #: Documents built without secret values (plans, show): written as they are, because
+        #: masking them would corrupt them (a secret ``false`` inside JSON) or confirm a guess
+        #: (a description equal to a secret). Text from outside keeps the redacting net.
+        self._built_out: TextIO = out or sys.stdout
         self.color = color
         self._lock = threading.Lock()
         self._rich: dict[int, Any] = {}
 
-    def _rich_console(self, stream: RedactingStream) -> Any:
+    def _rich_console(self, stream: TextIO) -> Any:
         key = id(stream)
         if key not in self._rich:
             from rich.console import Console as RichConsole
 
+            # No wrapping (a wrapped secret escapes the mask, a wrapped summary line breaks
+            # scripts), no highlighting, emoji or markup: a line is printed as it was built.
             self._rich[key] = RichConsole(
-                file=stream,  # type: ignore[arg-type]  # a TextIO wrapper, as rich expects force_terminal=True, highlight=False, soft_wrap=True, emoji=False, markup=False
+                file=stream,
+                force_terminal=True,
+                highlight=False,
+                soft_wrap=True,
+                emoji=False,
+                markup=False,
             )
         return self._rich[key]
 
-    def lines(self, lines: Iterable[Line], *, err: bool = False) -> None:
-        stream = self.err if err else self.out
+    def lines(self, lines: Iterable[Line], *, err: bool = False, built: bool = False) -> None:
+        """Print lines; ``built=True`` for documents made without secret values (see ``_built_out``)."""
+        stream: Any = self.err if err else (self._built_out if built else self.out)
         with self._lock:
             if self.color:
                 console = self._rich_console(stream)
                 for line in lines:
-                    console.print(line.text, style=line.style or "", markup=False)
+                    console.print(line.text, style=line.style or "", markup=False, highlight=False, emoji=False)
             else:
                 stream.write("".join(f"{line.text}\n" for line in lines))
             stream.flush()
@@ -52,15 +64,32 @@ class Console:
     def line(self, text: str, style: str | None = None, *, err: bool = False) -> None:
         self.lines([Line(text, style)], err=err)
 
-    def raw(self, text: str) -> None:
+    def raw(self, text: str, *, built: bool = False) -> None:
+        stream: Any = self._built_out if built else self.out
         with self._lock:
-            self.out.write(text)
-            self.out.flush()
+            stream.write(text)
+            stream.flush()
+
+
+class CredentialChainFilter(logging.Filter):
+    """azure-identity logs each credential that ``DefaultAzureCredential`` tries, with a traceback.
+
+    Those failures are expected (only one credential of the chain applies on a machine), so
+    ``-vv`` shows one line per credential tried, never the tracebacks.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("azure.identity"):
+            first = record.getMessage().strip().splitlines()
+            record.msg, record.args = (first[0] if first else ""), None
+            record.exc_info = record.exc_text = record.stack_info = None
+        return True
 
 
 def configure_logging(verbosity: int, stream: TextIO | None = None) -> None:
     """``-v``: reconciler at INFO; ``-vv``: everything at DEBUG (Azure SDK HTTP logs too). Always redacted."""
     handler = logging.StreamHandler(RedactingStream(stream or sys.stderr))
+    handler.addFilter(CredentialChainFilter())
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()

@@ -7,6 +7,8 @@ from typing import Any
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.load import DeclaredDatastore, ManifestSet
 from reconciler.secrets.resolve import SecretRequest, SecretResolver
+from reconciler.secrets.sensitive import NOT_RESOLVED, is_sensitive
+from reconciler.secrets.trust import TrustPolicy, untrusted, untrusted_message
 from reconciler.state import DesiredDatastore, DesiredState, Removal
 
 
@@ -44,11 +46,46 @@ def _problems(manifests: ManifestSet, errors: dict[Any, str]) -> list[Problem]:
     return problems
 
 
+def _unresolved(settings: dict[str, Any]) -> dict[str, Any]:
+    """``plan --no-secrets``: secret fields read ``(not resolved)``."""
+    credentials = settings.get("credentials")
+    if isinstance(credentials, dict):
+        settings["credentials"] = {k: NOT_RESOLVED if is_sensitive(v) else v for k, v in credentials.items()}
+    return settings
+
+
+def destination_problems(manifests: ManifestSet, trust: TrustPolicy) -> list[Problem]:
+    """Datastores whose credentials would go to a host the user has not trusted, located at the field."""
+    problems = []
+    for entry in manifests.datastores:
+        if not entry.model.secret_refs():
+            continue  # identity-based access: no secret leaves
+        for destination in untrusted(entry.model.settings(manifests.owner), trust):
+            parts = destination.field.split(".")
+            problems.append(
+                Problem(untrusted_message(destination), entry.locate(*parts), entry.field_name(destination.field))
+            )
+    return problems
+
+
 def build_desired(manifests: ManifestSet, resolver: SecretResolver, workspace_uri: str | None = None) -> DesiredState:
-    """Resolve every secret reference (all failures reported together) and build the desired state."""
-    resolution = resolver.resolve(secret_requests(manifests, workspace_uri))
-    if resolution.errors:
-        raise ManifestError(_problems(manifests, resolution.errors))
+    """Check where secrets would go, then resolve every reference (all failures reported together).
+
+    Nothing is resolved when any destination is untrusted, or at all with ``plan --no-secrets``
+    (the desired state then has the references but no values).
+    """
+    trust = resolver.trust
+    if trust.resolve_secrets:
+        refused = destination_problems(manifests, trust)
+        if refused:
+            raise ManifestError(refused)
+        resolution = resolver.resolve(secret_requests(manifests, workspace_uri))
+        if resolution.errors:
+            raise ManifestError(_problems(manifests, resolution.errors))
+        values = resolution.values
+    else:
+        values = {}
+    unresolved = not trust.resolve_secrets
     datastores = []
     for entry in manifests.datastores:
         model = entry.model
@@ -58,8 +95,10 @@ def build_desired(manifests: ManifestSet, resolver: SecretResolver, workspace_ur
             DesiredDatastore(
                 name=model.name,
                 type=model.TYPE,
-                settings=model.settings(manifests.owner),
-                secrets={path: resolution.values[(key, path)] for path in refs},
+                settings=_unresolved(model.settings(manifests.owner))
+                if unresolved
+                else model.settings(manifests.owner),
+                secrets={path: values[(key, path)] for path in refs if (key, path) in values},
                 secret_refs={path: ref.text for path, ref in refs.items()},
                 skip_validation=model.skip_validation,
                 location=entry.locate(),
@@ -72,4 +111,5 @@ def build_desired(manifests: ManifestSet, resolver: SecretResolver, workspace_ur
         manifest_digest=manifests.digest,
         files=manifests.files,
         removed=tuple(Removal(r.name, r.destroy, r.location) for r in manifests.removed),
+        default_location=manifests.default_location,
     )

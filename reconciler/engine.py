@@ -122,6 +122,7 @@ def compute_plan(
     owner_option: str | None = None,
     variables: VariableInputs | None = None,
     environment_owner: tuple[str, str] | None = None,
+    create: bool = False,
 ) -> PlanRun:
     """Load and check the input completely (policy included) before opening the workspace; then observe and plan."""
     manifests = load_manifests(
@@ -131,14 +132,18 @@ def compute_plan(
         owner=owner_option,
         variables=variables,
         environment_owner=environment_owner,
+        trust=resolver.trust,
     )
     _check_cli_v2_workspace(manifests, workspace_option, os.environ if environ is None else environ)
     uri = resolve_workspace_uri(workspace_option, manifests, environ)
     desired = build_desired(manifests, resolver, uri)
-    workspace = open_workspace(uri)
+    workspace = open_workspace(uri, create=create, missing_ok=True)
     try:
         snapshot = observe(workspace, desired)
         plan = make_plan(desired, snapshot, workspace.capabilities, options)
+        notes = tuple(getattr(workspace, "notes", ()))
+        if notes:
+            plan = plan.model_copy(update={"notes": (*plan.notes, *notes)})
     except BaseException:
         workspace.close()
         raise
@@ -249,18 +254,56 @@ def apply_run(
 # ---------------------------------------------------------------------------- saved plans
 
 
+def check_plan_destination(path: str) -> None:
+    """``--out`` must name a regular file or a new path: never a device, FIFO, symlink or directory.
+
+    Checked before planning (so nothing is computed for nothing) and again when writing.
+    """
+    if not path.strip() or "\0" in path:
+        raise ReconcilerError("--out needs a file name")
+    target = Path(path)
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        parent = target.parent
+        if not parent.is_dir():
+            raise ReconcilerError(f"cannot write plan file {path}: directory {parent} does not exist") from None
+        return
+    except OSError as exc:
+        raise ReconcilerError(f"cannot write plan file {path}: {exc.strerror}") from None
+    import stat
+
+    if stat.S_ISLNK(info.st_mode):
+        raise ReconcilerError(f"cannot write plan file {path}: it is a symbolic link; give the real path")
+    if stat.S_ISDIR(info.st_mode):
+        raise ReconcilerError(f"cannot write plan file {path}: it is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise ReconcilerError(f"cannot write plan file {path}: not a regular file (a device, FIFO or socket)")
+
+
 def write_plan_file(plan: Plan, path: str) -> None:
     """Write atomically: a half-written plan file must never be applied."""
+    from reconciler.backends import normalize_workspace_uri
     from reconciler.render.machine import plan_document, render_json
 
+    check_plan_destination(path)
+    # local: paths absolute, so `apply PLANFILE` from another directory opens the same workspace
+    plan = plan.model_copy(update={"workspace": normalize_workspace_uri(plan.workspace)})
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(render_json(plan_document(plan)), encoding="utf-8")
+        data = render_json(plan_document(plan)).encode("utf-8")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ReconcilerError(f"cannot write plan file {path}: {exc.strerror}") from None
+
+
+#: A saved plan for thousands of datastores is a few MB; anything far larger is not one.
+MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
 
 
 def read_plan_file(path: str) -> Plan:
@@ -268,6 +311,8 @@ def read_plan_file(path: str) -> Plan:
     from reconciler.plan.planfile import parse_plan
 
     try:
+        if Path(path).stat().st_size > MAX_PLAN_FILE_BYTES:
+            raise ReconcilerError(f"{path} is larger than {MAX_PLAN_FILE_BYTES // (1024 * 1024)} MiB: not a plan file")
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ReconcilerError(f"plan file {path} not found") from None
@@ -275,7 +320,10 @@ def read_plan_file(path: str) -> Plan:
         raise ReconcilerError(
             f"{path} is not a reconciler plan file (expected the JSON written by plan --out)"
         ) from None
-    return parse_plan(text, path)
+    try:
+        return parse_plan(text, path)
+    except RecursionError:  # nested deeper than any plan file is
+        raise ReconcilerError(f"plan file {path} is damaged or was edited; run plan again") from None
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,8 @@ def _parse_local(uri: str) -> WorkspaceUri:
     path = uri[len("local:") :]
     if not path:
         raise ValueError("empty path")
+    if "\0" in path:
+        raise ValueError("the path contains a NUL byte, which no file name can")
     return LocalWorkspaceUri(path)
 
 

@@ -72,6 +72,7 @@ class DesiredState:
     manifest_digest: str = ""
     files: tuple[str, ...] = ()
     removed: tuple[Removal, ...] = ()
+    default_location: SourceLocation | None = None
 
     def by_key(self) -> dict[str, DesiredDatastore]:
         return {d.key: d for d in self.datastores}

@@ -27,6 +27,9 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(ignored)}
     env.pop("NO_COLOR", None)
     env["PYTHONPATH"] = str(REPO)
+    # The tests' emulators and fakes listen on loopback: trusted explicitly, as README tells users
+    # to (--allow-endpoint); a test of the boundary itself sets the variable to "".
+    env["RECONCILER_ALLOW_ENDPOINTS"] = "127.0.0.1,localhost,[::1]"
     env.update(extra or {})
     return env
 

@@ -9,6 +9,7 @@ applied, failed or not applied, so a re-run converges.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -63,6 +64,16 @@ class ApplyReport:
 
 EventSink = Callable[[ApplyEvent], None]
 
+INTERRUPTED = "interrupted"
+
+
+class ApplyInterrupted(ReconcilerError):
+    """Ctrl-C during apply: carries what was done so far (the CLI reports it and exits 130)."""
+
+    def __init__(self, report: ApplyReport) -> None:
+        super().__init__("interrupted")
+        self.report = report
+
 
 class Applier:
     """Runs the writes of a plan. Secrets come from the desired state, never from the plan."""
@@ -80,12 +91,32 @@ class Applier:
         self._parallelism = max(1, min(parallelism, workspace.capabilities.max_parallelism))
         self._sink = on_event or (lambda _e: None)
         self._report = ApplyReport()
+        self._stop = threading.Event()
 
     def _emit(self, event: ApplyEvent) -> None:
         self._report.events.append(event)
         self._sink(event)
 
     def apply(self, plan: Plan) -> ApplyReport:
+        """Apply in order; on Ctrl-C, finish the writes in flight, start no more, raise :class:`ApplyInterrupted`."""
+        try:
+            return self._apply(plan)
+        except KeyboardInterrupt:
+            self._stop.set()
+            finished = {(e.name, e.action) for e in self._report.final()}
+            pending = [(c.name, c.action.value) for c in plan.actionable()]
+            if plan.default_datastore is not None:
+                pending.append(("default datastore", "default"))
+            for name, action in pending:
+                if (name, action) not in finished and not any(
+                    e.name == name and e.status is not Status.STARTED for e in self._report.events
+                ):
+                    self._report.events.append(
+                        ApplyEvent(name, action, Status.NOT_APPLIED, f"not applied: {INTERRUPTED}")
+                    )
+            raise ApplyInterrupted(self._report) from None
+
+    def _apply(self, plan: Plan) -> ApplyReport:
         changes = plan.actionable()
         last = (Action.DELETE, Action.RELEASE)
         first = [c for c in changes if c.action not in last]
@@ -109,15 +140,21 @@ class Applier:
     def _run_phase(self, changes: Sequence[Change]) -> bool:
         if not changes:
             return True
-        if self._parallelism == 1 or len(changes) == 1:
-            results = [self._run_one(c) for c in changes]
-        else:
-            with ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply") as pool:
+        # Writes always run on worker threads, even one at a time: Ctrl-C then reaches only this
+        # waiting thread, and a write in flight finishes and is reported as what it was.
+        with ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply") as pool:
+            try:
                 results = list(pool.map(self._run_one, changes))
+            except KeyboardInterrupt:
+                self._stop.set()  # queued writes skip themselves; the ones in flight finish
+                raise
         return all(results)
 
     def _run_one(self, change: Change) -> bool:
         action = change.action.value
+        if self._stop.is_set():
+            self._skip(change.name, action, INTERRUPTED)
+            return False
         self._emit(ApplyEvent(change.name, action, Status.STARTED))
         started = time.monotonic()
         try:

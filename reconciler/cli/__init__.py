@@ -10,12 +10,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 
 import click
 
 # ``app`` first: it trims start-up before pydantic is imported; the command modules register themselves.
 from reconciler.cli import app, apply, convert, data, export, github, plan, schema, show, validate  # noqa: F401
-from reconciler.cli.app import EXIT_ERROR, EXIT_OK, cli, line
+from reconciler.cli.app import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, cli, line
 from reconciler.console import Console
 from reconciler.errors import ReconcilerError
 from reconciler.secrets.redact import redact
@@ -34,7 +35,16 @@ def _escaped(message: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; the only place exceptions become messages and exit codes."""
-    sys.exit(run(argv))
+    code = run(argv)
+    try:
+        sys.stdout.flush()
+    except OSError:  # output that could not be written (a full disk): already reported, not a crash at exit
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = code or EXIT_ERROR
+    sys.exit(code)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -53,7 +63,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             err.line(f"Try '{exc.ctx.command_path} --help' for help.", err=True)
         return EXIT_ERROR
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort; apply reports its own interruption (what was done) itself
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            err.line("Interrupted.", err=True)
+            return EXIT_INTERRUPTED
         err.line("Aborted; nothing was changed.", err=True)
         return EXIT_ERROR
     except ReconcilerError as exc:
@@ -63,6 +77,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.line("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # stdout on a full disk, a closed pipe, a file that vanished
+        where = f": {exc.filename}" if exc.filename else ""
+        message = f"Error: {exc.strerror or type(exc).__name__}{where}"
+        with suppress(OSError):
+            err.line(message, err=True)
         return EXIT_ERROR
     except Exception as exc:
         log.debug("internal error", exc_info=True)

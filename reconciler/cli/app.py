@@ -19,6 +19,8 @@ from reconciler.registry import allowed_forms  # noqa: E402
 log = logging.getLogger("reconciler")
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+#: Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 FILES = click.option(
     "-f",
@@ -85,12 +87,47 @@ def console_of(ctx: click.Context) -> Console:
     return console
 
 
-def resolver() -> Any:
+def resolver(trust: Any = None) -> Any:
     from reconciler.azure.keyvault import KeyVaultFetcher
     from reconciler.azure.storagekey import StorageKeyFetcher
     from reconciler.secrets.resolve import SecretResolver
 
-    return SecretResolver(keyvault=KeyVaultFetcher(), storage_keys=StorageKeyFetcher())
+    return SecretResolver(keyvault=KeyVaultFetcher(), storage_keys=StorageKeyFetcher(), trust=trust)
+
+
+def trust_options(command: Any) -> Any:
+    """``--secrets-root`` and ``--allow-endpoint``: what the person running reconciler trusts (plan, apply)."""
+    command = click.option(
+        "--allow-endpoint",
+        "allow_endpoints",
+        multiple=True,
+        metavar="HOST[:PORT]",
+        help="Also send secrets to this host (an emulator, a private endpoint); repeatable. "
+        "Default: only the Azure cloud hosts of each service. Also: RECONCILER_ALLOW_ENDPOINTS.",
+    )(command)
+    return click.option(
+        "--secrets-root",
+        metavar="DIR",
+        help="Where ${file:...} secrets may be read from (default: the manifest's directory). "
+        "Also: RECONCILER_SECRETS_ROOT.",
+    )(command)
+
+
+def replace_option(command: Any) -> Any:
+    return click.option(
+        "--replace",
+        "replace",
+        multiple=True,
+        metavar="NAME",
+        help="Replace this datastore (delete, then create) even if nothing forces it; needed to adopt a "
+        "datastore made elsewhere whose create-only fields differ. Repeatable.",
+    )(command)
+
+
+def trust_policy(secrets_root: str | None, allow_endpoints: tuple[str, ...], *, no_secrets: bool = False) -> Any:
+    from reconciler.secrets.trust import TrustPolicy
+
+    return TrustPolicy.from_options(secrets_root=secrets_root, allow_endpoints=allow_endpoints, no_secrets=no_secrets)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -10,6 +10,7 @@ import click
 
 from reconciler.cli.app import (
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     FILES,
     OWNER,
@@ -18,7 +19,10 @@ from reconciler.cli.app import (
     console_of,
     global_options,
     line,
+    replace_option,
     resolver,
+    trust_options,
+    trust_policy,
 )
 from reconciler.cli.inputs import RunInputs, environment_options, refuse_with_planfile, run_inputs
 from reconciler.cli.plan import render_plan
@@ -46,6 +50,8 @@ from reconciler.errors import ApplyRefusedError
 @OWNER
 @environment_options
 @click.option("--all", "all_environments", is_flag=True, hidden=True)
+@replace_option
+@trust_options
 @click.pass_context
 def apply(
     ctx: click.Context,
@@ -58,6 +64,9 @@ def apply(
     targets: tuple[str, ...],
     owner: str | None,
     all_environments: bool,
+    replace: tuple[str, ...],
+    secrets_root: str | None,
+    allow_endpoints: tuple[str, ...],
 ) -> int:
     """Make the workspace match the manifests (or apply a saved plan exactly); one environment at a time."""
     from reconciler.cli.progress import reporter_for
@@ -78,24 +87,29 @@ def apply(
     saved = None
     if planfile:
         refuse_with_planfile(ctx)
+        if replace:
+            raise click.UsageError("--replace belongs to the plan; a saved plan already records it")
         saved = open_saved_plan(planfile, workspace)
         assert saved.plan.recorded is not None
         options = saved.options
         owner = owner or saved.owner
         inputs = RunInputs(saved.files, saved.workspace, VariableInputs(fixed=saved.plan.recorded.variables))
     else:
-        options = PlanOptions(targets=targets)
+        options = PlanOptions(targets=targets, replace=replace)
         inputs = run_inputs(ctx, files, workspace)
+    trust = trust_policy(secrets_root, allow_endpoints)
     run = compute_plan(
         inputs.files,
         workspace_option=inputs.workspace,
         options=options,
-        resolver=resolver(),
+        resolver=resolver(trust),
         owner_option=owner,
         variables=inputs.variables,
         environment_owner=inputs.owner,
+        create=True,
     )
     reporter = reporter_for(console, fmt)
+    interrupted = False
     from reconciler.validation.checks import CheckOptions
 
     check_options = CheckOptions(arm_checks=False)
@@ -123,17 +137,24 @@ def apply(
             if saved is None and not auto_approve:
                 _confirm(console, fmt)
 
-        report = apply_run(
-            run, parallelism=parallelism, reporter=reporter, approve=approve, check_options=check_options
-        )
+        from reconciler.apply.applier import ApplyInterrupted
+
+        try:
+            report = apply_run(
+                run, parallelism=parallelism, reporter=reporter, approve=approve, check_options=check_options
+            )
+        except ApplyInterrupted as exc:  # Ctrl-C: say truthfully what was done; the next apply converges
+            report, interrupted = exc.report, True
     finally:
         run.close()
     if fmt == "json":
-        _print_apply_json(console, run.plan, report if run.plan.has_changes else None)
+        _print_apply_json(console, run.plan, report if run.plan.has_changes else None, interrupted=interrupted)
     elif run.plan.has_changes:
         from reconciler.render.apply import summary_lines
 
-        console.lines(summary_lines(report, partial=bool(options.targets)))
+        console.lines(summary_lines(report, partial=bool(options.targets), interrupted=interrupted))
+    if interrupted:
+        return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_ERROR
 
 
@@ -148,10 +169,10 @@ def _confirm(console: Console, fmt: str) -> None:
         raise ApplyRefusedError("apply cancelled; nothing was changed")
 
 
-def _print_apply_json(console: Console, plan: Any, report: Any) -> None:
+def _print_apply_json(console: Console, plan: Any, report: Any, *, interrupted: bool = False) -> None:
     """The last line of the JSON event stream: the plan and what became of it, on one line."""
     from reconciler.render.apply import result_document
     from reconciler.render.machine import plan_document
 
-    document = result_document(plan_document(plan), report)
+    document = result_document(plan_document(plan), report, interrupted=interrupted)
     console.raw(json.dumps({"event": "result", **document}, ensure_ascii=False) + "\n")

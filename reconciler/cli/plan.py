@@ -18,7 +18,10 @@ from reconciler.cli.app import (
     console_of,
     global_options,
     policies,
+    replace_option,
     resolver,
+    trust_options,
+    trust_policy,
 )
 from reconciler.cli.inputs import environment_options, given, run_inputs
 from reconciler.console import Console
@@ -48,6 +51,14 @@ from reconciler.errors import ProblemsError
 @OWNER
 @environment_options
 @click.option("--all", "all_environments", is_flag=True, help="Plan every environment of reconciler.yaml.")
+@replace_option
+@trust_options
+@click.option(
+    "--no-secrets",
+    is_flag=True,
+    help="For untrusted pull requests (forks): resolve no secret reference and run no probe; "
+    "secret fields read (not resolved).",
+)
 @click.pass_context
 def plan(
     ctx: click.Context,
@@ -63,6 +74,10 @@ def plan(
     fail_on_expiry: bool,
     owner: str | None,
     all_environments: bool,
+    replace: tuple[str, ...],
+    secrets_root: str | None,
+    allow_endpoints: tuple[str, ...],
+    no_secrets: bool,
 ) -> int:
     """Show what apply would change in the workspace (with --all: in every environment)."""
     console = console_of(ctx)
@@ -79,8 +94,17 @@ def plan(
             expiry_days=expiry_days,
             fail_on_expiry=fail_on_expiry,
             owner=owner,
+            replace=replace,
+            trust=trust,
         )
 
+    if no_secrets and out:
+        raise click.UsageError("--no-secrets plans cannot be saved with --out: apply needs the secrets compared")
+    if out is not None:
+        from reconciler.engine import check_plan_destination
+
+        check_plan_destination(out)
+    trust = trust_policy(secrets_root, allow_endpoints, no_secrets=no_secrets)
     if all_environments:
         if files or workspace or given(ctx, "env"):
             raise click.UsageError("--all plans every environment of reconciler.yaml; give either --all or --env/-f")
@@ -108,17 +132,21 @@ def _plan_one(
     expiry_days: int,
     fail_on_expiry: bool,
     owner: str | None,
+    replace: tuple[str, ...] = (),
+    trust: Any = None,
 ) -> Any:
     """Plan one run (one environment) and render it to ``console``; returns the plan."""
     from reconciler.engine import compute_plan, write_plan_file
     from reconciler.plan.model import PlanOptions
+    from reconciler.secrets.trust import TrustPolicy
 
+    trust = trust or TrustPolicy.from_options()
     try:
         run = compute_plan(
             inputs.files,
             workspace_option=inputs.workspace,
-            options=PlanOptions(targets=targets, revalidate=revalidate),
-            resolver=resolver(),
+            options=PlanOptions(targets=targets, revalidate=revalidate, replace=replace),
+            resolver=resolver(trust),
             policies=policies(policy_file),
             owner_option=owner,
             variables=inputs.variables,
@@ -136,8 +164,9 @@ def _plan_one(
 
     check_options = CheckOptions(expiry_warning_days=expiry_days, fail_on_expiry=fail_on_expiry)
     try:
-        probes = probe_run(run, reporter_for(console, fmt))
-        checks = check_run(run, check_options)
+        # --no-secrets: nothing that would resolve or send a secret runs
+        probes = probe_run(run, reporter_for(console, fmt)) if trust.resolve_secrets else None
+        checks = check_run(run, check_options) if trust.resolve_secrets else None
     finally:
         run.close()
     render_plan(console, run.plan, fmt, probes, checks)
@@ -159,19 +188,25 @@ def render_plan(console: Console, plan: Any, fmt: str, probes: Any = None, check
     from reconciler.render.machine import plan_document, render_json, render_markdown
     from reconciler.render.text import render_text
 
+    # Built from the plan, which holds no secret values, and from probe messages that were masked
+    # where they were made: written without the string-level net (see Console.lines).
     validation = probes.json() if probes is not None else None
     findings = checks.findings if checks is not None else None
     if fmt == "json":
-        console.raw(render_json(plan_document(plan, validation=validation, checks=findings)))
+        console.raw(render_json(plan_document(plan, validation=validation, checks=findings)), built=True)
     elif fmt == "markdown":
-        console.raw(render_markdown(plan, validation=validation, checks=findings))
+        console.raw(render_markdown(plan, validation=validation, checks=findings), built=True)
     else:
         from reconciler.render.findings import findings_lines
         from reconciler.render.probes import probe_lines
 
         lines = render_text(plan)
         extra = [*probe_lines(probes.results if probes is not None else ()), *findings_lines(findings or ())]
-        console.lines([*lines[:-1], *extra, lines[-1]])
+        # the plan lines hold no secret values (built, not masked); probe and check messages
+        # come from outside and keep the redacting net
+        console.lines(lines[:-1], built=True)
+        console.lines(extra)
+        console.lines(lines[-1:], built=True)
 
 
 def step_summary(

@@ -23,7 +23,7 @@ def show(ctx: click.Context, files: tuple[str, ...], workspace: str | None, fmt:
     from reconciler.render.show import render_show_json, render_show_text
 
     uri = resolve_workspace_uri(workspace or _peek_workspace(files), None)
-    ws = open_workspace(uri)
+    ws = open_workspace(uri, create=False)
     try:
         snapshot = ws.snapshot()
     finally:

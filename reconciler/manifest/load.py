@@ -21,6 +21,7 @@ from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datasto
 from reconciler.manifest.variables import VariableInputs
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
 from reconciler.secrets.resolve import SecretRequest, check_local
+from reconciler.secrets.trust import TrustPolicy
 
 if TYPE_CHECKING:
     from reconciler.manifest.rules import PolicySource
@@ -35,6 +36,7 @@ def manifest_files(files: Sequence[str]) -> list[str]:
 
 DEFAULT_OWNER = "default"
 SECRET_FIELD_NAMES = frozenset(kind.secret for kind in catalog.CREDENTIAL_KINDS.values() if kind.secret)
+OWNER_EXAMPLE = "owner: platform-team"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class ManifestSet:
     workspace: str | None
     default_datastore: str | None
     digest: str
+    #: Where ``default_datastore`` is set, for located plan errors about it.
+    default_location: SourceLocation | None = None
     #: Every policy of the run: the manifests' ``policy:`` sections and ``--policy`` files.
     policies: tuple[PolicySource, ...] = ()
     removed: tuple[RemovedEntry, ...] = ()
@@ -238,6 +242,7 @@ def load_manifests(
     paths: Sequence[str],
     *,
     environ: Mapping[str, str] | None = None,
+    trust: TrustPolicy | None = None,
     policies: Sequence[PolicySource] = (),
     owner: str | None = None,
     variables: VariableInputs | None = None,
@@ -282,7 +287,18 @@ def load_manifests(
     result = _merge(parsed, rejected, problems, digest_of(contents))
     result = dataclasses.replace(result, variables=used)
     result = _owner_for_cli_v2(result, docs, parsed, owner, problems)
-    problems.extend(_local_secret_problems(result.datastores, environ))
+    if not result.owner and parsed and not any(isinstance(doc, CliV2Document) for doc in docs):
+        problems.append(
+            Problem(
+                "missing required field 'owner': name who owns the datastores this manifest declares, e.g. "
+                f"'{OWNER_EXAMPLE}' (reconciler deletes only what its owner registered; with a shared owner two "
+                "manifests would delete each other's datastores)",
+                SourceLocation(parsed[0][0].file, 1, 1),
+                "owner",
+            )
+        )
+    if trust is None or trust.resolve_secrets:
+        problems.extend(_local_secret_problems(result.datastores, environ, trust))
     declared_policies = [*policies, *_manifest_policies(parsed)]
     if declared_policies:
         from reconciler.manifest.rules import evaluate
@@ -437,10 +453,13 @@ def _merge(
         for index, model in enumerate(manifest.datastores)
         if (doc.file, index) not in rejected
     ]
-    owner = _agree(parsed, "owner", problems) or DEFAULT_OWNER
+    owner = _agree(parsed, "owner", problems) or ""
     workspace = _agree(parsed, "workspace", problems)
     default = _agree(parsed, "default_datastore", problems)
     removed = _removed_entries(parsed, {d.model.name.lower() for d in declared}, problems)
+    default_location = next(
+        (doc.locate(("default_datastore",)) for doc, m in parsed if m.default_datastore is not None), None
+    )
     return ManifestSet(
         files=tuple(doc.file for doc, _ in parsed),
         datastores=tuple(declared),
@@ -449,6 +468,7 @@ def _merge(
         default_datastore=default,
         digest=digest,
         removed=removed,
+        default_location=default_location,
     )
 
 
@@ -477,12 +497,15 @@ def _removed_entries(
     return tuple(entries)
 
 
-def _local_secret_problems(declared: Sequence[DeclaredDatastore], environ: Mapping[str, str] | None) -> list[Problem]:
+def _local_secret_problems(
+    declared: Sequence[DeclaredDatastore], environ: Mapping[str, str] | None, trust: TrustPolicy | None = None
+) -> list[Problem]:
     """Missing ``${file:...}`` targets (and unset ``${env:...}``), located at their fields."""
     fields = {
         (i, path): (entry, ref) for i, entry in enumerate(declared) for path, ref in entry.model.secret_refs().items()
     }
-    errors = check_local([SecretRequest(key, ref, entry.base_dir) for key, (entry, ref) in fields.items()], environ)
+    requests = [SecretRequest(key, ref, entry.base_dir) for key, (entry, ref) in fields.items()]
+    errors = check_local(requests, environ, trust or TrustPolicy.from_options())
     problems = []
     for (i, path), (entry, _) in fields.items():
         if (i, path) in errors:

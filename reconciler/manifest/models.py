@@ -440,7 +440,10 @@ class Manifest(StrictModel):
 
     version: Annotated[Literal[1], BeforeValidator(_exact_version)]
     workspace: Annotated[str, StringConstraints(min_length=1)] | None = None
-    owner: OwnerName = "default"
+    #: Required (checked when the files are merged, so one file of several, or the project's
+    #: environment, may carry it): which datastores this manifest owns. A shared default let two
+    #: teams' manifests delete each other's datastores.
+    owner: OwnerName | None = None
     default_datastore: DatastoreName | None = None
     datastores: list[AnyDatastore] = Field(default_factory=list)
     policy: Policy | None = None

@@ -22,6 +22,9 @@ Path = tuple[str | int, ...]
 
 #: Values built again through ``*alias`` references before the document counts as an alias bomb.
 MAX_ALIAS_EXPANSIONS = 100_000
+#: Characters of scalar text the document may expand to (aliases count each time they repeat):
+#: a few aliases of a long string must not become gigabytes of plan output.
+MAX_EXPANDED_CHARS = 8 * 1024 * 1024
 _PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 _UNSUPPORTED_TAG = "unsupported YAML tag; use plain strings, numbers, booleans, lists and mappings"
 
@@ -29,9 +32,12 @@ _UNSUPPORTED_TAG = "unsupported YAML tag; use plain strings, numbers, booleans, 
 class _AliasBomb(Exception):
     """Raised inside the builder when aliases expand beyond :data:`MAX_ALIAS_EXPANSIONS`."""
 
-    def __init__(self, node: yaml.Node) -> None:
+    def __init__(self, node: yaml.Node, message: str = "") -> None:
         super().__init__()
         self.node = node
+        self.message = (
+            message or f"YAML aliases expand to more than {MAX_ALIAS_EXPANSIONS} values; write the values out instead"
+        )
 
 
 @dataclass
@@ -62,6 +68,7 @@ class _Builder:
         self._stack: set[int] = set()
         self._built: set[int] = set()
         self._expansions = 0
+        self._chars = 0
 
     def loc(self, node: yaml.Node) -> SourceLocation:
         mark = node.start_mark
@@ -122,6 +129,13 @@ class _Builder:
         return result
 
     def _scalar(self, node: yaml.Node, path: Path) -> Any:
+        self._chars += len(node.value) if isinstance(node.value, str) else 0
+        if self._chars > MAX_EXPANDED_CHARS:
+            raise _AliasBomb(
+                node,
+                f"the manifest expands to more than {MAX_EXPANDED_CHARS // (1024 * 1024)} MiB of text "
+                "(YAML aliases repeat their value each time); write shorter values or fewer aliases",
+            )
         if node.tag == "tag:yaml.org,2002:str":
             return node.value
         try:
@@ -222,12 +236,7 @@ def parse_yaml(text: str, file: str) -> tuple[YamlDocument, list[Problem]]:
         builder.doc.data = builder.build(root, ())
     except _AliasBomb as bomb:
         builder.doc.data = None
-        builder.problems.append(
-            Problem(
-                f"YAML aliases expand to more than {MAX_ALIAS_EXPANSIONS} values; write the values out instead",
-                builder.loc(bomb.node),
-            )
-        )
+        builder.problems.append(Problem(bomb.message, builder.loc(bomb.node)))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = SourceLocation(file, mark.line + 1, mark.column + 1) if mark else SourceLocation(file, 1, 1)

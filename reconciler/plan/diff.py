@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.plan.model import FieldChange
-from reconciler.secrets.value import MASK
+from reconciler.secrets.sensitive import NOT_RESOLVED, is_sensitive
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_:-]+$")
 
@@ -48,6 +48,8 @@ def field_changes(before: Mapping[str, Any], after: Mapping[str, Any], immutable
         return []
     changes: list[FieldChange] = []
     for parts, op, old, new in _diff(before, after, ()):
+        if op == "change" and new == NOT_RESOLVED and is_sensitive(old):
+            continue  # plan --no-secrets: a secret that was not resolved is not a difference
         changes.append(_make(list(parts), op, old, new, immutable))
     order = {key: i for i, key in enumerate([*before.keys(), *after.keys()])}
     changes.sort(key=lambda c: (order.get(c.path.split(".")[0].split("[")[0], len(order)), c.path))
@@ -77,12 +79,12 @@ def _diff(before: Mapping[str, Any], after: Mapping[str, Any], prefix: tuple[Any
 
 
 def _make(parts: list[Any], op: str, before: Any, after: Any, immutable: frozenset[str]) -> FieldChange:
-    sensitive = before == MASK or after == MASK
+    sensitive = is_sensitive(before) or is_sensitive(after)
     return FieldChange(
         path=render_path(parts),
         op=op,  # type: ignore[arg-type]
-        before=MASK if before == MASK else before,
-        after=MASK if after == MASK else after,
+        before=before,
+        after=after,
         sensitive=sensitive,
         forces_replacement=bool(parts) and parts[0] in immutable,
     )

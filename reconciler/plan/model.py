@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 FORMAT_VERSION = "1"
 
@@ -70,6 +70,16 @@ class FieldChange(_Frozen):
     sensitive: bool = False
     forces_replacement: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _markers(cls, data: Any) -> Any:
+        """A saved plan read back: a sensitive field's texts are markers again, not values."""
+        if isinstance(data, dict) and data.get("sensitive"):
+            from reconciler.secrets.sensitive import marker_of
+
+            data = {**data, "before": marker_of(data.get("before")), "after": marker_of(data.get("after"))}
+        return data
+
 
 class Change(_Frozen):
     """What happens to one datastore."""
@@ -87,6 +97,19 @@ class Change(_Frozen):
     validate_on_write: bool = False
     adopt: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _markers(cls, data: Any) -> Any:
+        """A saved plan read back: secret fields in ``before``/``after`` are markers again."""
+        if isinstance(data, dict):
+            from reconciler.secrets.sensitive import mark_stored
+
+            data = dict(data)
+            for side in ("before", "after"):
+                if isinstance(data.get(side), dict):
+                    data[side] = mark_stored(data[side])
+        return data
+
 
 class DefaultChange(_Frozen):
     before: str | None
@@ -96,6 +119,8 @@ class DefaultChange(_Frozen):
 class PlanOptions(_Frozen):
     targets: tuple[str, ...] = ()
     revalidate: bool = False
+    #: ``--replace NAME``: replace these even when nothing forces it (and adopt-and-replace unowned ones).
+    replace: tuple[str, ...] = ()
 
 
 class Recorded(_Frozen):

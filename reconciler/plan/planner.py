@@ -14,10 +14,12 @@ from typing import Any
 from reconciler import __version__
 from reconciler.backends.base import Capabilities
 from reconciler.errors import PlanError, Problem, join_names
+from reconciler.guards import is_builtin, same_name
 from reconciler.plan.diff import field_changes
 from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, PlanOptions, Recorded
 from reconciler.secrets import fingerprint
-from reconciler.secrets.value import MASK, SecretValue
+from reconciler.secrets.sensitive import SENSITIVE, is_sensitive
+from reconciler.secrets.value import SecretValue
 from reconciler.state import (
     DesiredDatastore,
     DesiredState,
@@ -82,7 +84,7 @@ def make_plan(
         if item_removed.key not in registered and (not targets or item_removed.key in targets):
             notes.append(f"removed: {item_removed.name} is not registered; nothing to do (the entry can go)")
     for gone in sorted(actual.datastores, key=lambda d: d.key):
-        if gone.key in declared or gone.builtin:
+        if gone.key in declared or gone.builtin or is_builtin(gone.name):
             continue
         if not gone.known_type:
             notes.append(f"{gone.name}: type {gone.type!r} is not managed by reconciler; left alone")
@@ -110,7 +112,7 @@ def make_plan(
                 removal,
             )
             continue
-        if gone.key == default_after.lower():
+        if same_name(gone.name, default_after):
             ctx.error(
                 f"{gone.name} is the workspace default datastore and cannot be deleted; set another default first"
             )
@@ -171,6 +173,9 @@ def _check_targets(
     unknown = sorted(t for t in targets if t not in declared and t not in registered)
     if unknown:
         ctx.error(f"--target {join_names(unknown)}: no declared or registered datastore has that name")
+    undeclared = sorted(r for r in ctx.options.replace if r.lower() not in declared)
+    if undeclared:
+        ctx.error(f"--replace {join_names(undeclared)}: only a datastore declared in the manifests can be replaced")
 
 
 def _compare_secrets(
@@ -256,16 +261,28 @@ def _plan_declared(
         )
 
     replacing = [f for f in fields if f.forces_replacement]
-    if replacing:
+    forced = item.key in {name.lower() for name in ctx.options.replace}
+    if replacing or forced:
+        names = join_names(sorted({_top(f.path) for f in replacing}))
+        why = f"{names} cannot change in place" if replacing else "--replace"
         if actual.protected or item.protect:
             ctx.error(
-                f"{item.name} is protected (protect: true) and would be replaced because "
-                f"{join_names(sorted({_top(f.path) for f in replacing}))} cannot change in place; "
+                f"{item.name} is protected (protect: true) and would be replaced ({why}); "
                 "apply protect: false first if the replacement is intended",
                 item,
             )
             return None
-        return change(Action.REPLACE, f"{join_names(sorted({_top(f.path) for f in replacing}))} cannot change in place")
+        if adopt and not forced:
+            # Never replace (delete, then create) what this manifest does not own: the original
+            # and its secret would be gone. Only the user can ask for it, by name.
+            ctx.error(
+                f"{item.name}: registered without reconciler ownership (made by hand or by another tool) and its "
+                f"create-only fields differ from the manifest: {names}; reconciler never replaces a datastore it "
+                f"does not own. Make the manifest match, or pass --replace {item.name} to adopt and replace it",
+                item,
+            )
+            return None
+        return change(Action.REPLACE, f"adopt and replace: {why}" if adopt else why)
     if fields or adopt:
         return change(Action.UPDATE, "adopt" if adopt else f"{join_names(_changed_names(fields))} changed")
     if validate and (ctx.options.revalidate or actual.validated is False):
@@ -296,12 +313,12 @@ def _secret_changes(
     changes = []
     before_credentials = before.get("credentials") or {}
     for path in item.secrets:
-        if before_credentials.get(path.split(".", 1)[1]) != MASK:
+        if not is_sensitive(before_credentials.get(path.split(".", 1)[1])):
             continue  # the field is new on this side: already reported by the settings diff
         verdict = verdicts.get(path)
         if verdict is True:
             continue
-        changes.append(FieldChange(path=path, op="change", before=MASK, after=MASK, sensitive=True))
+        changes.append(FieldChange(path=path, op="change", before=SENSITIVE, after=SENSITIVE, sensitive=True))
     return changes
 
 
@@ -321,15 +338,25 @@ def _plan_default(
         notes.append(f"default datastore change to {wanted} skipped: not in --target")
         return None
     if not ctx.capabilities.can_set_default:
-        ctx.error(
-            f"default_datastore: cannot make {wanted} the default: {ctx.capabilities.limitation or 'not supported'}"
+        ctx.problems.append(
+            Problem(
+                f"cannot make {wanted} the default: {ctx.capabilities.limitation or 'not supported'}",
+                ctx.desired.default_location,
+                "default_datastore",
+            )
         )
         return None
     target = declared.get(key)
     if target is not None and target.type not in ctx.capabilities.supported_types:
         return None  # already reported as unsupported
     if target is None and key not in registered:
-        ctx.error(f"default_datastore: {wanted} is neither declared in the manifests nor registered in the workspace")
+        ctx.problems.append(
+            Problem(
+                f"{wanted} is neither declared in the manifests nor registered in the workspace",
+                ctx.desired.default_location,
+                "default_datastore",
+            )
+        )
         return None
     name = target.name if target is not None else registered[key].name
     return DefaultChange(before=current, after=name)

@@ -60,28 +60,44 @@ def _done_text(report: ApplyReport) -> str:
     return done
 
 
-def summary_lines(report: ApplyReport, *, partial: bool = False) -> list[Line]:
-    """The closing block: counts, then what failed, what was not applied, and what to do."""
+def summary_lines(report: ApplyReport, *, partial: bool = False, interrupted: bool = False) -> list[Line]:
+    """The closing block: counts, then what failed, what was not applied, and what to do.
+
+    ``interrupted`` (Ctrl-C): what was done so far; the writes never started are counted, not listed.
+    """
     done = _done_text(report)
-    if report.ok:
+    if report.ok and not interrupted:
         title = "Apply complete (partial: --target)" if partial else "Apply complete"
         return [Line(""), Line(f"{title}: {done}.", "bold green")]
     failed = report.with_status(Status.FAILED)
     skipped = report.with_status(Status.NOT_APPLIED)
     applied = report.with_status(Status.APPLIED)
-    out = [Line(""), Line(f"Apply failed: {len(failed)} failed, {len(skipped)} not applied; {done}.", "bold red")]
+    headline = "Interrupted" if interrupted else "Apply failed"
+    out = [Line(""), Line(f"{headline}: {len(failed)} failed, {len(skipped)} not applied; {done}.", "bold red")]
     if applied:
         out.append(Line("Applied: " + ", ".join(f"{text(e.name)} ({e.action})" for e in applied)))
     for e in failed:
         out.append(Line(f"Failed: {text(e.name)} ({e.action}): {message(e.message)}", "red"))
+    from reconciler.apply.applier import INTERRUPTED
+
+    cut = [e for e in skipped if e.message == f"not applied: {INTERRUPTED}"]
     for e in skipped:
-        reason = message(e.message.removeprefix("not applied: "))
-        out.append(Line(f"Not applied: {text(e.name)} ({e.action}): {reason}"))
-    out.append(Line("Fix the cause and run apply again; it continues from where this run stopped."))
+        if e not in cut:
+            reason = message(e.message.removeprefix("not applied: "))
+            out.append(Line(f"Not applied: {text(e.name)} ({e.action}): {reason}"))
+    if cut:
+        names = ", ".join(text(e.name) for e in cut[:10]) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
+        out.append(Line(f"Not applied (interrupted before they started): {names}"))
+    if interrupted:
+        out.append(Line("Run apply again to finish; it continues from where this run stopped."))
+    else:
+        out.append(Line("Fix the cause and run apply again; it continues from where this run stopped."))
     return out
 
 
-def result_document(plan_document: dict[str, Any], report: ApplyReport | None) -> dict[str, Any]:
+def result_document(
+    plan_document: dict[str, Any], report: ApplyReport | None, *, interrupted: bool = False
+) -> dict[str, Any]:
     """The final JSON object of ``apply --format json``: the plan applied and what became of it."""
 
     def items(status: Status) -> list[dict[str, str]]:
@@ -92,7 +108,7 @@ def result_document(plan_document: dict[str, Any], report: ApplyReport | None) -
         result: dict[str, Any] = {"status": "no-changes", "applied": [], "failed": [], "not_applied": []}
     else:
         result = {
-            "status": "applied" if report.ok else "failed",
+            "status": "interrupted" if interrupted else "applied" if report.ok else "failed",
             "applied": items(Status.APPLIED),
             "failed": items(Status.FAILED),
             "not_applied": items(Status.NOT_APPLIED),

@@ -91,10 +91,10 @@ def _path_text(path: Any) -> str:
 
 
 def _value_text(value: Any) -> str:
-    from reconciler.secrets.value import MASK
+    from reconciler.secrets.sensitive import is_sensitive
 
-    if value == MASK:
-        return MASK
+    if is_sensitive(value):
+        return str.__str__(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.render.escape import escape_controls, message, text
 from reconciler.render.line import Line
-from reconciler.secrets.value import MASK
+from reconciler.secrets.sensitive import is_sensitive
 
 NO_CHANGES = "No changes. The workspace matches the manifest."
 SENSITIVE_CHANGED = "(sensitive value changed)"
@@ -30,8 +30,8 @@ STYLES = {
 
 def value_text(value: Any) -> str:
     """A setting as it reads in a plan: JSON values (terminal-safe), ``(sensitive)`` for secrets."""
-    if value == MASK:
-        return MASK
+    if is_sensitive(value):
+        return str.__str__(value)
     return escape_controls(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 

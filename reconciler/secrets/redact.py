@@ -16,7 +16,8 @@ from typing import Any, TextIO
 from urllib.parse import quote, quote_plus
 
 MASK = "(sensitive)"
-_MIN_LENGTH = 4
+#: Shorter values are refused as secrets (resolve.MIN_SECRET_LENGTH): masking them would mangle text.
+_MIN_LENGTH = 8
 
 _lock = threading.Lock()
 _values: dict[str, None] = {}  # an insertion-ordered set; registration must stay O(1)
@@ -32,7 +33,17 @@ def register(value: str) -> None:
     if len(value) < _MIN_LENGTH:
         return
     global _dirty
-    forms = (value, quote(value, safe=""), quote_plus(value), value.strip())
+    # the forms an SDK echoes: URL-encoded, stripped, and a SAS token without its leading '?'
+    bare = value.strip().lstrip("?")
+    forms = (
+        value,
+        quote(value, safe=""),
+        quote_plus(value),
+        value.strip(),
+        bare,
+        quote(bare, safe=""),
+        quote_plus(bare),
+    )
     with _lock:
         for form in forms:
             if len(form) >= _MIN_LENGTH and form not in _values:

@@ -8,13 +8,20 @@ never a value.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from reconciler.secrets.refs import SecretRef
+from reconciler.secrets.trust import TrustPolicy
 from reconciler.secrets.value import SecretValue
+
+#: A secret file is a key, a token or a certificate: anything larger is a mistake or an attack.
+MAX_SECRET_FILE_BYTES = 64 * 1024
+#: Shorter values cannot be masked safely in text from outside (an SDK error): refused.
+MIN_SECRET_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -55,7 +62,7 @@ def _identity(request: SecretRequest) -> tuple[str, ...]:
     """Requests with the same identity share one lookup (one file read, one vault call)."""
     ref = request.ref
     if ref.kind == "file":
-        return ("file", str((request.base_dir / ref.target).resolve()))
+        return ("file", os.path.normpath(request.base_dir / ref.target))
     if ref.kind == "keyvault":
         return ("keyvault", ref.target.lower(), ref.secret.lower(), (ref.version or "").lower())
     if ref.kind == "storagekey":
@@ -64,19 +71,59 @@ def _identity(request: SecretRequest) -> tuple[str, ...]:
     return (ref.kind, ref.target)
 
 
+def _checked(value: str, what: str) -> SecretValue | str:
+    """A value long enough to be masked wherever an SDK might echo it, or why not."""
+    if len(value) < MIN_SECRET_LENGTH:
+        return (
+            f"{what} is shorter than {MIN_SECRET_LENGTH} characters; such a value cannot be masked safely "
+            "in error messages and is refused (real keys, tokens and passwords are longer)"
+        )
+    return SecretValue(value)
+
+
 def read_env(name: str, environ: Mapping[str, str]) -> SecretValue | str:
     value = environ.get(name)
     if value is None:
         return f"environment variable {name} is not set"
     if value == "":
         return f"environment variable {name} is empty"
-    return SecretValue(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        # os.environ decodes undecodable bytes as lone surrogates; never say which or where
+        return f"environment variable {name} is not valid UTF-8 text"
+    return _checked(value, f"environment variable {name}")
+
+
+def secret_file_path(base_dir: Path, target: str, root: Path) -> Path | str:
+    """The resolved path of ``${file:target}``, or why it is refused (outside the secrets root).
+
+    ``..`` and symlinks are resolved first, so neither can lead out of the root.
+    """
+    if "\0" in target:
+        return f"secret file {target!r} is not a valid path"
+    try:
+        resolved = (base_dir / target).resolve()
+    except (OSError, RuntimeError):
+        return f"secret file {target} cannot be resolved (a symlink loop?)"
+    if not resolved.is_relative_to(root):
+        return (
+            f"secret file {target} is outside the secrets root {root}; secret files are read only from the "
+            "manifest's directory and below, unless you widen it with --secrets-root DIR (or RECONCILER_SECRETS_ROOT)"
+        )
+    return resolved
+
+
+def _not_regular(mode: int, shown: str) -> str | None:
+    if stat.S_ISDIR(mode):
+        return f"secret file {shown} is a directory"
+    if not stat.S_ISREG(mode):
+        return f"secret file {shown} is not a regular file (a device, FIFO or socket is refused)"
+    return None
 
 
 def read_file(path: Path, shown: str) -> SecretValue | str:
-    """The file's text without its trailing newline, like ``$(cat FILE)``."""
+    """The file's text without its trailing newline, like ``$(cat FILE)``; regular files up to 64 KiB."""
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return f"secret file {shown} not found (paths are relative to the manifest)"
     except IsADirectoryError:
@@ -84,13 +131,27 @@ def read_file(path: Path, shown: str) -> SecretValue | str:
     except OSError as exc:
         return f"cannot read secret file {shown}: {exc.strerror}"
     try:
+        info = os.fstat(fd)
+        problem = _not_regular(info.st_mode, shown)
+        if problem:
+            return problem
+        if info.st_size > MAX_SECRET_FILE_BYTES:
+            return f"secret file {shown} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; refused"
+        data = os.read(fd, MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        return f"cannot read secret file {shown}: {exc.strerror}"
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_FILE_BYTES:
+        return f"secret file {shown} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; refused"
+    try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return f"secret file {shown} is not UTF-8 text"
     text = text.rstrip("\r\n")
     if not text:
         return f"secret file {shown} is empty"
-    return SecretValue(text)
+    return _checked(text, f"secret file {shown}")
 
 
 class SecretResolver:
@@ -102,10 +163,12 @@ class SecretResolver:
         keyvault: KeyVaultSource | None = None,
         environ: Mapping[str, str] | None = None,
         storage_keys: StorageKeySource | None = None,
+        trust: TrustPolicy | None = None,
     ) -> None:
         self._keyvault = keyvault
         self._storage_keys = storage_keys
         self._environ = environ if environ is not None else os.environ
+        self.trust = trust or TrustPolicy()
 
     def resolve(self, requests: Sequence[SecretRequest]) -> Resolution:
         outcome: dict[tuple[str, ...], SecretValue | str] = {}
@@ -127,7 +190,8 @@ class SecretResolver:
             elif ref.kind == "env":
                 outcome[identity] = read_env(ref.target, self._environ)
             elif ref.kind == "file":
-                outcome[identity] = read_file(request.base_dir / ref.target, ref.target)
+                path = secret_file_path(request.base_dir, ref.target, self.trust.root_for(request.base_dir))
+                outcome[identity] = path if isinstance(path, str) else read_file(path, ref.target)
             else:
                 vault_refs[identity] = ref
         if vault_refs:
@@ -137,7 +201,8 @@ class SecretResolver:
             else:
                 fetched = self._keyvault.fetch(list(vault_refs.values()))
                 for identity, ref in vault_refs.items():
-                    outcome[identity] = fetched.get(ref, f"{ref.text} was not fetched")
+                    got = fetched.get(ref, f"{ref.text} was not fetched")
+                    outcome[identity] = _checked(got.reveal(), ref.text) if isinstance(got, SecretValue) else got
         if storage_keys:
             if self._storage_keys is None:
                 for identity in storage_keys:
@@ -156,20 +221,33 @@ class SecretResolver:
         return result
 
 
-def check_local(requests: Sequence[SecretRequest], environ: Mapping[str, str] | None = None) -> dict[Hashable, str]:
-    """Offline checks, reported with the manifest's other problems: every ``${file:...}`` exists and
-    is readable; with ``environ`` (plan and apply, not validate) every ``${env:...}`` is set."""
+def check_local(
+    requests: Sequence[SecretRequest], environ: Mapping[str, str] | None = None, trust: TrustPolicy | None = None
+) -> dict[Hashable, str]:
+    """Offline checks, reported with the manifest's other problems: every ``${file:...}`` is inside
+    the secrets root, a regular readable file; with ``environ`` (plan and apply, not validate)
+    every ``${env:...}`` is set."""
+    trust = trust or TrustPolicy()
     errors: dict[Hashable, str] = {}
     for request in requests:
         ref = request.ref
         if ref.kind == "file":
-            path = request.base_dir / ref.target
-            if not path.is_file():
+            path = secret_file_path(request.base_dir, ref.target, trust.root_for(request.base_dir))
+            if isinstance(path, str):
+                errors[request.key] = path
+                continue
+            try:
+                mode = path.stat().st_mode
+            except OSError:
                 errors[request.key] = f"secret file {ref.target} not found (paths are relative to the manifest)"
+                continue
+            problem = _not_regular(mode, ref.target)
+            if problem:
+                errors[request.key] = problem
             elif not os.access(path, os.R_OK):
                 errors[request.key] = f"cannot read secret file {ref.target}"
         elif ref.kind == "env" and environ is not None:
-            problem = read_env(ref.target, environ)
-            if isinstance(problem, str):
-                errors[request.key] = problem
+            found = read_env(ref.target, environ)
+            if isinstance(found, str):
+                errors[request.key] = found
     return errors

@@ -24,8 +24,14 @@ _MAC_SIGNATURE = re.compile(r"(signature found in the HTTP request ')[^']*(')", 
 
 
 def one_line(text: str) -> str:
-    """Collapse whitespace and cut overly long text, so one failure is one line."""
-    text = " ".join(text.split())
+    """Mask, then collapse whitespace and cut overly long text, so one failure is one line.
+
+    Masking comes first: collapsing or cutting could split a secret the service echoed, and a
+    fragment no longer matches the value the mask looks for.
+    """
+    from reconciler.secrets.redact import redact
+
+    text = " ".join(redact(text).split())
     return text if len(text) <= _MAX_LENGTH else text[: _MAX_LENGTH - 3].rstrip() + "..."
 
 

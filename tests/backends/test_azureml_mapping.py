@@ -14,7 +14,8 @@ from reconciler.backends.azureml.client import _reveal
 from reconciler.backends.azureml.mapping import ARM_TYPES
 from reconciler.catalog import TYPES
 from reconciler.manifest.load import load_manifests
-from reconciler.secrets.value import MASK, SecretValue
+from reconciler.secrets.sensitive import SENSITIVE as MASK
+from reconciler.secrets.value import SecretValue
 from reconciler.state import Fingerprint
 from tests.backends.cases import ARM_ENTRIES, CLIENT, SUBSCRIPTION, TENANT, credential_kind
 from tests.builders import blob, declared

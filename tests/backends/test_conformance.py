@@ -22,7 +22,8 @@ from reconciler.errors import BackendError, ChangedSincePlanError, PlanError
 from reconciler.plan.model import Action
 from reconciler.plan.planner import make_plan
 from reconciler.registry import BACKENDS
-from reconciler.secrets.value import MASK, SecretValue
+from reconciler.secrets.sensitive import SENSITIVE as MASK
+from reconciler.secrets.value import SecretValue
 from reconciler.state import DesiredDatastore, Fingerprint
 from tests.backends.cases import ENTRIES, credential_kind
 from tests.backends.harness import BACKEND_CAPABILITIES, Harness

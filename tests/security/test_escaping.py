@@ -116,7 +116,7 @@ def test_show_text_escapes_registered_names() -> None:
     out = plain(render_show_text(snapshot))
     _golden("hostile_show.txt", out)
     assert not _RAW_CONTROL.search(out)
-    assert len(out.splitlines()) == 6
+    assert len(out.splitlines()) == 8
     _assert_no_command(out.splitlines())
 
 

@@ -384,7 +384,7 @@ def test_non_utf8_is_located() -> None:
 
 
 def test_the_same_file_twice_is_one_clear_problem() -> None:
-    write(BLOB)
+    write(BLOB + "owner: team\n")
     with pytest.raises(ManifestError) as info:
         load_manifests(["m.yaml", "./m.yaml", "m.yaml"])
     assert [str(p) for p in info.value.problems] == [
@@ -419,7 +419,7 @@ def test_builtin_names_are_found_even_when_other_entries_are_invalid() -> None:
 
 def test_missing_secret_files_are_reported_with_the_other_problems() -> None:
     found = problems(
-        blob_with("credentials:\n  account_key: ${file:nope.txt}\n"),
+        blob_with("credentials:\n  account_key: ${file:nope.txt}\n") + "owner: team\n",
         "version: 1\ndatastores:\n  - {name: a-b, type: dbfs}\n",
     )
     assert found[0] == (

@@ -12,7 +12,8 @@ from reconciler.errors import PlanError
 from reconciler.plan.model import Action, PlanOptions
 from reconciler.plan.planner import make_plan
 from reconciler.secrets import fingerprint
-from reconciler.secrets.value import MASK, SecretValue
+from reconciler.secrets.sensitive import SENSITIVE as MASK
+from reconciler.secrets.value import SecretValue
 from reconciler.state import Fingerprint
 from tests.builders import blob, declared, desired_state, registered, snapshot
 

@@ -14,7 +14,7 @@ import pytest
 from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, PlanOptions, Recorded
 from reconciler.render.machine import plan_document, render_json, render_markdown
 from reconciler.render.text import plain, render_text
-from reconciler.secrets.value import MASK
+from reconciler.secrets.sensitive import SENSITIVE as MASK
 
 GOLDEN = Path(__file__).parent.parent / "golden"
 

@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan
 from reconciler.render.markdown import COMMENT_LIMIT, full_plan_link, md_code, md_text, render_markdown
-from reconciler.secrets.value import MASK
+from reconciler.secrets.sensitive import SENSITIVE as MASK
 from tests.unit.test_render_golden import kitchen_sink
 
 GOLDEN = Path(__file__).parent.parent / "golden"

@@ -61,7 +61,9 @@ def envelope(body: Any) -> tuple[str, str]:
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return "", ""
-    message = " ".join(str(error.get("message") or "").split())
+    from reconciler.secrets.redact import redact
+
+    message = " ".join(redact(str(error.get("message") or "")).split())  # mask before collapsing
     return str(error.get("code") or ""), message
 
 

@@ -38,7 +38,8 @@ from reconciler import catalog
 from reconciler.backends import bookkeeping
 from reconciler.backends.bookkeeping import Bookkeeping
 from reconciler.catalog import BUILTIN_DATASTORES, endpoint_host
-from reconciler.secrets.value import MASK, SecretValue
+from reconciler.secrets.sensitive import SENSITIVE
+from reconciler.secrets.value import SecretValue
 from reconciler.state import Fingerprint, RegisteredDatastore, SecretObservation
 
 #: reconciler type -> ARM ``datastoreType``.
@@ -312,7 +313,7 @@ def _credentials_from_arm(credentials: Any) -> tuple[dict[str, Any], CredentialK
     out: dict[str, Any] = {"type": kind.kind}
     for name in kind.fields:
         if name == kind.secret_field:
-            out[name] = MASK
+            out[name] = SENSITIVE
             continue
         value = credentials.get(_ARM_FIELD[name])
         if value in (None, ""):

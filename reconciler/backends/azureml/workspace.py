@@ -36,8 +36,9 @@ from reconciler.backends.azureml.mapping import (
 from reconciler.backends.base import Capabilities, WriteRequest
 from reconciler.backends.bookkeeping import FINGERPRINT_TAG, split_tags
 from reconciler.backends.guards import DELETED_AFTER_PLAN, NO_LONGER_REGISTERED, check_unchanged, refuse_default
-from reconciler.catalog import BUILTIN_DATASTORES, secret_path
+from reconciler.catalog import secret_path
 from reconciler.errors import BackendError
+from reconciler.guards import refuse_builtin
 from reconciler.registry import AzureMLWorkspaceUri
 from reconciler.secrets import fingerprint
 from reconciler.secrets.value import SecretValue
@@ -163,8 +164,7 @@ class AzureMLWorkspace:
 
     def write(self, request: WriteRequest) -> str:
         name = request.name
-        if name.lower() in BUILTIN_DATASTORES:
-            raise BackendError(f"{name} is a built-in datastore and cannot be changed")
+        refuse_builtin(name)
         if request.type not in ARM_TYPE_NAMES:
             raise BackendError(
                 f"registration of {name} rejected: {request.type} datastores do not exist in Azure ML over ARM",
@@ -206,8 +206,7 @@ class AzureMLWorkspace:
         return str((written.get("systemData") or {}).get("lastModifiedAt") or "")
 
     def delete(self, name: str, *, expected_version: str) -> None:
-        if name.lower() in BUILTIN_DATASTORES:
-            raise BackendError(f"{name} is a built-in datastore and cannot be deleted")
+        refuse_builtin(name, "deleted")
         with self._translate(name):
             current = self._check_unchanged(name, expected_version, gone=NO_LONGER_REGISTERED)
             refuse_default(name, _is_default(current))
@@ -219,8 +218,7 @@ class AzureMLWorkspace:
         ARM takes the secret with every PUT, so a datastore with a secret is read back through
         ListSecrets first; the value stays a :class:`SecretValue` until the request is sent.
         """
-        if name.lower() in BUILTIN_DATASTORES:
-            raise BackendError(f"{name} is a built-in datastore and cannot be changed")
+        refuse_builtin(name)
         with self._translate(name):
             current = self._check_unchanged(name, expected_version, gone=NO_LONGER_REGISTERED)
             properties = {k: v for k, v in (current.get("properties") or {}).items() if k != "isDefault"}
