@@ -110,6 +110,9 @@ def _check_database_file(path: Path, *, create: bool, missing_ok: bool = False) 
     if not stat.S_ISREG(info.st_mode):
         raise BackendError(f"local workspace {path} is not a regular file (a directory, device or FIFO)")
     if info.st_size == 0:
+        sidecar = path.with_name(path.name + ".secrets")
+        if create and sidecar.exists():
+            return False  # another apply is creating it right now: its lock decides who initialises
         raise BackendError(
             f"local workspace {path} is an empty file, not a reconciler workspace; remove it and run apply "
             "to create a new workspace"
