@@ -28,7 +28,7 @@ class Section:
     output: str = ""
     error: list[str] | None = None
     has_changes: bool = False
-    document: Any = None
+    warnings: str = ""
 
 
 def plan_all(
@@ -47,8 +47,8 @@ def plan_all(
 
     def run(env: Any) -> Section:
         section = Section(env.name, env.workspace or "(from the manifests)")
-        buffer = io.StringIO()
-        own = Console(color=console.color and fmt == "text", out=buffer, err=buffer)
+        buffer, errors = io.StringIO(), io.StringIO()
+        own = Console(color=console.color and fmt == "text", out=buffer, err=errors)
         try:
             plan = plan_one(own, environment_inputs(env, options, var_files))
         except Exception as exc:  # shown in the section; the boundary still decides the exit code
@@ -57,11 +57,17 @@ def plan_all(
             section.has_changes = bool(plan.has_changes)
             section.workspace = plan.workspace
         section.output = buffer.getvalue()
+        # Warnings go to stderr, after the sections: a JSON or markdown document stays whole.
+        section.warnings = errors.getvalue()
         return section
 
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_ENVIRONMENTS, len(environments))) as pool:
         sections = list(pool.map(run, environments))
     _print(console, fmt, sections)
+    for s in sections:
+        if s.warnings:
+            console.err.write(s.warnings)
+            console.err.flush()
     if any(s.error is not None for s in sections):
         return EXIT_ERROR, sections
     return (EXIT_CHANGES if any(s.has_changes for s in sections) else EXIT_OK), sections
