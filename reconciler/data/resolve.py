@@ -28,10 +28,6 @@ SUPPORTED_TYPES = ("azure_blob", "azure_data_lake_gen2", "azure_file")
 #: Seconds for one sign-in attempt of a service principal.
 SIGN_IN_TIMEOUT = 30.0
 ALLOW_ENDPOINTS_ENV = "RECONCILER_ALLOW_ENDPOINTS"
-#: Storage endpoint suffixes of the public and sovereign clouds: trusted without an opt-in.
-CLOUD_STORAGE_SUFFIXES = ("core.windows.net", "core.chinacloudapi.cn", "core.usgovcloudapi.net")
-#: Entra ID hosts of the public and sovereign clouds: where a service principal's secret may go.
-CLOUD_AUTHORITY_HOSTS = frozenset({"login.microsoftonline.com", "login.chinacloudapi.cn", "login.microsoftonline.us"})
 
 
 @dataclass(frozen=True)
@@ -61,26 +57,19 @@ class DatastoreNotFound(ReconcilerError):
 
 def check_endpoint(url: str, allowed: Sequence[str], *, authority: bool = False) -> None:
     """A credential goes only to a cloud's own storage hosts (or sign-in hosts, for ``authority``) or to a
-    ``HOST[:PORT]`` the user allowed.
+    ``HOST[:PORT]`` the user allowed: the trust boundary's own check (:mod:`reconciler.secrets.trust`).
 
     The one place a data command decides whether an endpoint may receive a credential.
     """
+    from reconciler.secrets.trust import Destination, TrustPolicy
+
     split = urlsplit(url)
     host = (split.hostname or "").lower()
     port = split.port
-    if authority and host in CLOUD_AUTHORITY_HOSTS and split.scheme == "https":
+    service = "aad" if authority else ("file" if ".file." in f".{host}" else "blob")
+    policy = TrustPolicy.from_options(allow_endpoints=[e for e in allowed if e.strip()], environ={})
+    if policy.trusts(Destination(service, host, port, split.scheme or "https")):
         return
-    if not authority and any(host.endswith("." + suffix) for suffix in CLOUD_STORAGE_SUFFIXES):
-        return
-    for entry in allowed:
-        entry = entry.strip().lower()
-        if not entry:
-            continue
-        allowed_host, sep, allowed_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if sep and allowed_host == host and allowed_port == str(port or ""):
-            return
-        if not sep and entry == host:
-            return
     shown = f"{host}:{port}" if port else host
     what = "a sign-in authority" if authority else "a storage endpoint"
     raise ReconcilerError(

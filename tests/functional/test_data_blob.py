@@ -311,7 +311,7 @@ def test_unsupported_types_and_untrusted_endpoints_are_refused(
         "they work on azure_blob, azure_data_lake_gen2, azure_file"
     )
 
-    untrusted = project.run("data", "ls", "azureml://datastores/landing/paths/")
+    untrusted = project.run("data", "ls", "azureml://datastores/landing/paths/", env={"RECONCILER_ALLOW_ENDPOINTS": ""})
     assert untrusted.code == 1
     assert untrusted.err.strip() == (
         f"Error: refusing to send the credential to {azurite.endpoint_for_manifest}: it is not a storage endpoint "

@@ -103,7 +103,13 @@ def test_gen2_through_the_blob_endpoint_with_a_service_principal(project: Projec
     project.env = {**only_routing, "LAKE_SECRET": LAKE_SECRET, "RECONCILER_WORKSPACE": project.workspace}
     issued = len(oauth.aad.issued)
 
-    untrusted = run_data(project, endpoint, "ls", "azureml://datastores/feature_lake/paths/features")
+    untrusted = run_data(
+        project,
+        endpoint,
+        "ls",
+        "azureml://datastores/feature_lake/paths/features",
+        env={"RECONCILER_ALLOW_ENDPOINTS": ""},
+    )
     authority = oauth.aad.url.removeprefix("https://").rstrip("/")
     assert untrusted.code == 1 and len(oauth.aad.issued) == issued  # the secret was not sent
     assert untrusted.err.startswith(
