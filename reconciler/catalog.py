@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.secrets.sensitive import SENSITIVE
+from reconciler.secrets.sensitive import SENSITIVE, marker_of
 
 #: Datastores every Azure ML workspace has; reconciler never declares, changes or deletes them.
 BUILTIN_DATASTORES = frozenset(
@@ -364,3 +364,18 @@ def location(settings: Mapping[str, Any]) -> str:
         if value:
             parts.append(str(value))
     return "/".join(parts)
+
+
+def secret_field_names() -> frozenset[str]:
+    """Every credential field that holds a secret, from the manifest models."""
+    return frozenset(kind.secret for kind in CREDENTIAL_KINDS.values() if kind.secret)
+
+
+def mark_stored(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings read back from storage (JSON text): the secret fields' mask text becomes the marker."""
+    out = dict(settings)
+    credentials = out.get("credentials")
+    if isinstance(credentials, Mapping):
+        secret = secret_field_names()
+        out["credentials"] = {k: (marker_of(v) if k in secret else v) for k, v in credentials.items()}
+    return out

@@ -8,8 +8,9 @@ from reconciler.errors import ManifestError, Problem
 from reconciler.manifest.load import DeclaredDatastore, ManifestSet
 from reconciler.secrets.resolve import SecretRequest, SecretResolver
 from reconciler.secrets.sensitive import NOT_RESOLVED, is_sensitive
-from reconciler.secrets.trust import TrustPolicy, untrusted, untrusted_message
+from reconciler.secrets.trust import TrustPolicy, untrusted_message
 from reconciler.state import DesiredDatastore, DesiredState, Removal
+from reconciler.validation.destinations import untrusted
 
 
 def secret_requests(manifests: ManifestSet, workspace_uri: str | None = None) -> list[SecretRequest]:

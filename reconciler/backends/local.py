@@ -24,11 +24,11 @@ from urllib.parse import quote
 
 from reconciler.backends.base import Capabilities, WriteRequest
 from reconciler.backends.guards import NO_LONGER_REGISTERED, check_unchanged, refuse_default
-from reconciler.catalog import TYPES
+from reconciler.catalog import TYPES, mark_stored
 from reconciler.errors import BackendError, ChangedSincePlanError
 from reconciler.guards import is_builtin, refuse_builtin, same_name
 from reconciler.registry import LocalWorkspaceUri
-from reconciler.secrets.sensitive import is_sensitive, mark_stored
+from reconciler.secrets.sensitive import is_sensitive
 from reconciler.secrets.value import SecretValue
 from reconciler.state import RegisteredDatastore, SecretObservation, WorkspaceSnapshot
 

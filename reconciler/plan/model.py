@@ -102,7 +102,7 @@ class Change(_Frozen):
     def _markers(cls, data: Any) -> Any:
         """A saved plan read back: secret fields in ``before``/``after`` are markers again."""
         if isinstance(data, dict):
-            from reconciler.secrets.sensitive import mark_stored
+            from reconciler.catalog import mark_stored
 
             data = dict(data)
             for side in ("before", "after"):

@@ -11,7 +11,6 @@ without special cases; it equals only another marker of the same text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from reconciler.secrets.redact import MASK
@@ -42,13 +41,6 @@ def is_sensitive(value: Any) -> bool:
     return isinstance(value, Sensitive)
 
 
-def secret_field_names() -> frozenset[str]:
-    """Every credential field that holds a secret, from the manifest models."""
-    from reconciler import catalog
-
-    return frozenset(kind.secret for kind in catalog.CREDENTIAL_KINDS.values() if kind.secret)
-
-
 def marker_of(value: Any) -> Any:
     """The marker a stored text stands for (in a field known to be sensitive), else the value."""
     if isinstance(value, str) and not isinstance(value, Sensitive):
@@ -56,13 +48,3 @@ def marker_of(value: Any) -> Any:
             if str.__eq__(value, marker):
                 return marker
     return value
-
-
-def mark_stored(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings read back from storage (JSON text): the secret fields' mask text becomes the marker."""
-    out = dict(settings)
-    credentials = out.get("credentials")
-    if isinstance(credentials, Mapping):
-        secret = secret_field_names()
-        out["credentials"] = {k: (marker_of(v) if k in secret else v) for k, v in credentials.items()}
-    return out

@@ -135,7 +135,7 @@ class TrustPolicy:
 
 def is_cloud_host(destination: Destination) -> bool:
     host = destination.host.lower().rstrip(".")
-    if host == "localhost" or _is_ip(host):
+    if host == "localhost" or is_ip(host):
         return False
     if destination.service in _HTTPS_SERVICES and destination.port not in (None, 443, 80):
         return False  # the service's own host on another port is not the service
@@ -143,7 +143,7 @@ def is_cloud_host(destination: Destination) -> bool:
     return any(host == suffix or host.endswith("." + suffix) for suffix in suffixes)
 
 
-def _is_ip(host: str) -> bool:
+def is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:
@@ -163,66 +163,6 @@ def check_destination(destination: Destination, policy: TrustPolicy) -> None:
     """Raise unless ``policy`` trusts ``destination``: for code that sends a secret outside a plan."""
     if not policy.trusts(destination):
         raise ReconcilerError(untrusted_message(destination))
-
-
-def _split(endpoint: str) -> tuple[str, int | None]:
-    host, sep, port = endpoint.rpartition(":")
-    if sep and port.isdigit():
-        return host, int(port)
-    return endpoint, None
-
-
-def _authority(credentials: Mapping[str, object]) -> Destination:
-    from urllib.parse import urlsplit
-
-    url = credentials.get("authority_url")
-    if isinstance(url, str) and url:
-        parts = urlsplit(url)
-        return Destination("aad", parts.hostname or "", parts.port, parts.scheme, "credentials.authority_url")
-    return Destination("aad", "login.microsoftonline.com", field="credentials.authority_url")
-
-
-_STORAGE_SERVICE = {"azure_blob": "blob", "azure_file": "file", "azure_data_lake_gen2": "dfs"}
-_SQL_SERVICE = {"azure_sql_database": "sql", "azure_postgresql": "postgres", "azure_mysql": "mysql"}
-
-
-def destinations(settings: Mapping[str, object]) -> list[Destination]:
-    """Every host a datastore's credentials are sent to, from its normalised settings.
-
-    Emulator endpoints (``localhost``, an IP literal) address the endpoint itself, as the
-    probes do (see :mod:`reconciler.validation.addressing`).
-    """
-    kind = str(settings.get("type"))
-    credentials = settings.get("credentials") or {}
-    assert isinstance(credentials, Mapping)
-    out: list[Destination] = []
-    if "client_secret" in credentials or "certificate" in credentials:
-        out.append(_authority(credentials))
-    if kind in _STORAGE_SERVICE:
-        service = _STORAGE_SERVICE[kind]
-        endpoint = str(settings.get("endpoint") or "core.windows.net")
-        scheme = str(settings.get("protocol") or "https")
-        host, port = _split(endpoint)
-        if host.lower() != "localhost" and not _is_ip(host):
-            host = f"{settings.get('account_name')}.{service}.{host}"
-        out.append(Destination(service, host, port, scheme))
-    elif kind in _SQL_SERVICE:
-        from reconciler.validation.addressing import sql_address
-
-        address = sql_address(settings)
-        service = _SQL_SERVICE[kind]
-        out.append(Destination(service, address.host, address.port, "tds" if service == "sql" else service))
-    elif kind == "one_lake":
-        host, port = _split(str(settings.get("endpoint") or "onelake.dfs.fabric.microsoft.com"))
-        out.append(Destination("onelake", host, port))
-    elif kind == "azure_data_lake_gen1":
-        out.append(Destination("adls_gen1", f"{settings.get('store_name')}.azuredatalakestore.net", field="store_name"))
-    return out
-
-
-def untrusted(settings: Mapping[str, object], policy: TrustPolicy) -> list[Destination]:
-    """The destinations of one datastore's credentials that ``policy`` does not trust."""
-    return [d for d in destinations(settings) if not policy.trusts(d)]
 
 
 def allowed_hosts_text(policy: TrustPolicy) -> Iterable[str]:

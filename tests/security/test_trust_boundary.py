@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.secrets.trust import ALLOW_ENDPOINTS_ENV, Destination, TrustPolicy, destinations
+from reconciler.secrets.trust import ALLOW_ENDPOINTS_ENV, Destination, TrustPolicy
+from reconciler.validation.destinations import destinations
 from tests.conftest import Project
 
 CANARY = "CanaryTrust-7f3e9c1d2b"
