@@ -155,8 +155,10 @@ class Template:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     root = tmp_path_factory.mktemp("workspace-template")
     uri = f"local:{root / 'ws.db'}"
-    created = reconciler(["show", "--workspace", uri], root, clean_env(uri))
-    assert created.returncode == 0, created.stderr
+    # show never creates a workspace (issue 7); apply's backend does, here in-process
+    from reconciler.backends.local import LocalWorkspace
+
+    LocalWorkspace(root / "ws.db", uri=uri, create=True).close()
     shown = reconciler(["show", "--format", "json"], root, clean_env(uri))
     assert shown.returncode == 0, shown.stderr
     return Template({name: (root / name).read_bytes() for name in WORKSPACE_FILES}, json.loads(shown.stdout))
@@ -189,6 +191,7 @@ def test_corpus_file_is_rejected(path: Path, tmp_path: Path, template: Template)
         if root == with_workspace:
             for name, data in template.files.items():
                 (root / name).write_bytes(data)
+                (root / name).chmod(0o600)  # a secrets file others can read is refused
         started.append((root, tree(root), start(args, root, clean_env(f"local:{root / 'ws.db'}", case.env))))
     finished = [(root, before, finish(proc)) for root, before, proc in started]
 
