@@ -11,6 +11,7 @@ import os
 import stat
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -71,14 +72,17 @@ def _identity(request: SecretRequest) -> tuple[str, ...]:
     return (ref.kind, ref.target)
 
 
-def _checked(value: str, what: str) -> SecretValue | str:
-    """A value long enough to be masked wherever an SDK might echo it, or why not."""
+def _checked(value: str, what: str, *, expires_on: datetime | None = None) -> SecretValue | str:
+    """A value long enough to be masked wherever an SDK might echo it, or why not.
+
+    ``expires_on`` carries what the source says about expiry (Key Vault's ``exp``) onto the checked value.
+    """
     if len(value) < MIN_SECRET_LENGTH:
         return (
             f"{what} is shorter than {MIN_SECRET_LENGTH} characters; such a value cannot be masked safely "
             "in error messages and is refused (real keys, tokens and passwords are longer)"
         )
-    return SecretValue(value)
+    return SecretValue(value, expires_on=expires_on)
 
 
 def read_env(name: str, environ: Mapping[str, str]) -> SecretValue | str:
@@ -202,7 +206,11 @@ class SecretResolver:
                 fetched = self._keyvault.fetch(list(vault_refs.values()))
                 for identity, ref in vault_refs.items():
                     got = fetched.get(ref, f"{ref.text} was not fetched")
-                    outcome[identity] = _checked(got.reveal(), ref.text) if isinstance(got, SecretValue) else got
+                    outcome[identity] = (
+                        _checked(got.reveal(), ref.text, expires_on=got.expires_on)
+                        if isinstance(got, SecretValue)
+                        else got
+                    )
         if storage_keys:
             if self._storage_keys is None:
                 for identity in storage_keys:
