@@ -488,11 +488,13 @@ def test_key_vault_suffix_follows_the_cloud(monkeypatch: pytest.MonkeyPatch) -> 
 def test_local_runs_never_import_an_azure_sdk(tmp_path: Any) -> None:
     """The backend imports Azure SDKs only when an azureml:// workspace is opened (storage probes may, later)."""
     (tmp_path / "datastores.yaml").write_text(
-        "version: 1\ndatastores:\n  - {name: raw, type: azure_blob, account_name: contosoraw, container_name: raw}\n"
+        "version: 1\nowner: sdk-imports\ndatastores:\n"
+        "  - {name: raw, type: azure_blob, account_name: contosoraw, container_name: raw, skip_validation: true}\n"
     )
     code = (
         "import sys; from reconciler.cli import run; import reconciler.backends.azureml; "
-        "rc = run(['show', '--workspace', 'local:ws.db']); "
+        "rc = run(['apply', '--workspace', 'local:ws.db', '--auto-approve']) "
+        "or run(['show', '--workspace', 'local:ws.db']); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('azure', 'msal', 'requests')), rc)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), cwd=tmp_path)

@@ -314,16 +314,17 @@ def _stale_plan(s: Sweep) -> None:
 def _backend_error(s: Sweep) -> None:
     (s.root / "not-a-database").mkdir()
     result = s.run("plan", "--workspace", "local:not-a-database")
-    assert result.code == 1 and "Error: cannot open local workspace" in result.err, result.all
+    assert result.code == 1 and "Error: local workspace not-a-database is not a regular file" in result.err, result.all
 
 
 def _internal_error(s: Sweep) -> None:
-    """A secrets row that is valid JSON of the wrong shape: the local backend does not expect it."""
+    """A secrets row that is valid JSON of the wrong shape: once an internal error, now a clear one (issue 7)."""
     with sqlite3.connect(s.root / SECRETS_FILE) as db:
         db.execute("UPDATE secrets SET data = ? WHERE key = 'rotated'", (json.dumps([KV_OLD_CANARY]),))
     result = s.run("plan")
     assert result.code == 1, result.all
-    assert "Internal error: AttributeError: " in result.err and "This is a bug in reconciler" in result.err
+    assert "is damaged (AttributeError); restore it from a backup" in result.err, result.all
+    assert "Internal error" not in result.err and "Traceback" not in result.err, result.all
 
 
 def _url(s: Sweep) -> str:
