@@ -133,23 +133,10 @@ class BlobStore:
         failed = threading.Event()
         futures: builtins.list[Future[None]] = []
         ids: builtins.list[str] = []
-        with open(source, "rb") as handle:
-            for index, offset in enumerate(range(0, size, block)):
-                if cancel.is_set() or failed.is_set():
-                    break
-                length = min(block, size - offset)
-                self._pool.budget.acquire(length, cancel)
-                try:
-                    data = handle.read(length)
-                    if len(data) != length:
-                        raise OSError(f"{source} changed while it was read")
-                except BaseException:
-                    self._pool.budget.release(length)
-                    raise
-                digest.update(data)
-                block_id = base64.b64encode(f"{attempt}-{index:06d}".encode()).decode()
-                ids.append(block_id)
-                futures.append(self._pool.submit_held(length, partial(_stage, blob, block_id, data, on_bytes), failed))
+        for index, _offset, data in self._pool.read_held(source, size, block, digest, cancel, failed):
+            block_id = base64.b64encode(f"{attempt}-{index:06d}".encode()).decode()
+            ids.append(block_id)
+            futures.append(self._pool.submit_held(len(data), partial(_stage, blob, block_id, data, on_bytes), failed))
         gather(futures)
         if cancel.is_set() or len(ids) * block < size:
             raise Cancelled

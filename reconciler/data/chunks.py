@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,6 +79,36 @@ class ChunkPool:
         except BaseException:
             self.budget.release(amount)
             raise
+
+    def read_held(
+        self,
+        source: Path,
+        size: int,
+        block: int,
+        digest: Any,
+        cancel: threading.Event,
+        failed: threading.Event,
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """Read ``source`` once, in order, as ``(index, offset, data)`` blocks held against the budget.
+
+        The job submitted for each block (:meth:`submit_held`) releases it; ``digest`` is updated as
+        the file is read. Stops early when cancelled or when a submitted job has failed.
+        """
+        with open(source, "rb") as handle:
+            for index, offset in enumerate(range(0, size, block)):
+                if cancel.is_set() or failed.is_set():
+                    return
+                length = min(block, size - offset)
+                self.budget.acquire(length, cancel)
+                try:
+                    data = handle.read(length)
+                    if len(data) != length:
+                        raise OSError(f"{source} changed while it was read")
+                except BaseException:
+                    self.budget.release(length)
+                    raise
+                digest.update(data)
+                yield index, offset, data
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -118,23 +118,9 @@ class FileShareStore:
         digest = hashlib.md5(usedforsecurity=False)
         failed = threading.Event()
         futures = []
-        with open(source, "rb") as handle:
-            for offset in range(0, size, RANGE_SIZE):
-                if cancel.is_set() or failed.is_set():
-                    break
-                length = min(RANGE_SIZE, size - offset)
-                self._pool.budget.acquire(length, cancel)
-                try:
-                    data = handle.read(length)
-                    if len(data) != length:
-                        raise OSError(f"{source} changed while it was read")
-                except BaseException:
-                    self._pool.budget.release(length)
-                    raise
-                digest.update(data)
-                futures.append(
-                    self._pool.submit_held(length, partial(_put_range, client, data, offset, on_bytes), failed)
-                )
+        for _index, offset, data in self._pool.read_held(source, size, RANGE_SIZE, digest, cancel, failed):
+            job = partial(_put_range, client, data, offset, on_bytes)
+            futures.append(self._pool.submit_held(len(data), job, failed))
         gather(futures)
         if cancel.is_set() or len(futures) * RANGE_SIZE < size:
             raise Cancelled
