@@ -241,7 +241,12 @@ def test_gen2_failures_carry_entra_ids_and_the_storages_reasons(project: Project
             {"client_id": CERT_CLIENT, "certificate": "${file:certs/sp.pem}", "thumbprint": "AB" * 20},
         ),
     )
-    project.env = {**oauth.env, "RECONCILER_WORKSPACE": project.workspace, "SP_SECRET": SP_SECRET, "WRONG": "nope"}
+    project.env = {
+        **oauth.env,
+        "RECONCILER_WORKSPACE": project.workspace,
+        "SP_SECRET": SP_SECRET,
+        "WRONG": "not-the-right-secret",
+    }
 
     plan = project.run("plan")
     assert plan.code == 1, plan.all

@@ -101,11 +101,16 @@ class CountingWorkspace(LocalWorkspace):
 
 
 def converge(ws: LocalWorkspace, desired: DesiredState) -> bool:
-    """Apply; False when the plan is (rightly) refused because it would delete the default datastore."""
+    """Apply; False when the plan is (rightly) refused: it would delete the default datastore, or replace
+    a hand-made datastore whose create-only fields differ (never without ``--replace``)."""
+    rightful = (
+        "is the workspace default datastore and cannot be deleted",
+        "never replaces a datastore it does not own",
+    )
     try:
         plan = make_plan(desired, observe(ws, desired), ws.capabilities)
     except PlanError as exc:
-        assert all("is the workspace default datastore and cannot be deleted" in p.message for p in exc.problems)
+        assert all(any(reason in p.message for reason in rightful) for p in exc.problems), exc.problems
         return False
     report = Applier(ws, desired.by_key()).apply(plan)
     assert report.ok, report.final()
