@@ -404,3 +404,16 @@ def serve_files() -> Iterator[FakeFiles]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def share_entry(name: str, share: str, endpoint: str, credentials: dict[str, str]) -> dict[str, object]:
+    """A manifest entry for an azure_file datastore on this fake's account (plain http on loopback)."""
+    return {
+        "name": name,
+        "type": "azure_file",
+        "account_name": ACCOUNT,
+        "file_share_name": share,
+        "endpoint": endpoint,
+        "protocol": "http",
+        "credentials": credentials,
+    }

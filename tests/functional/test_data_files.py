@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.conftest import Project
-from tests.fakes.files import ACCOUNT, ACCOUNT_KEY, FakeFiles, serve_files
+from tests.fakes.files import ACCOUNT, ACCOUNT_KEY, FakeFiles, serve_files, share_entry
 from tests.functional.data_support import data_manifest, make_tree, read_tree, run_data, sample_tree, summary
 from tests.functional.probe_support import unique
 
@@ -21,18 +21,6 @@ from tests.functional.probe_support import unique
 @pytest.fixture(scope="module")
 def files() -> Iterator[FakeFiles]:
     yield from serve_files()
-
-
-def share_entry(name: str, share: str, endpoint: str, credentials: dict[str, str]) -> dict[str, object]:
-    return {
-        "name": name,
-        "type": "azure_file",
-        "account_name": ACCOUNT,
-        "file_share_name": share,
-        "endpoint": endpoint,
-        "protocol": "http",
-        "credentials": credentials,
-    }
 
 
 @pytest.fixture

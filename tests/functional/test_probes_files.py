@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -19,7 +18,15 @@ from reconciler.validation.runner import ProbeFailure
 from reconciler.validation.storage import probe_file
 from tests.builders import declared
 from tests.conftest import Project
-from tests.fakes.files import ACCOUNT, ACCOUNT_KEY, SLOW_SECONDS, FakeFiles, serve_files, shared_key_signature
+from tests.fakes.files import (
+    ACCOUNT,
+    ACCOUNT_KEY,
+    SLOW_SECONDS,
+    FakeFiles,
+    serve_files,
+    share_entry,
+    shared_key_signature,
+)
 from tests.functional.probe_support import failures, probe_line, registered, write_manifest
 from tests.services.ports import free_port
 
@@ -27,18 +34,6 @@ from tests.services.ports import free_port
 @pytest.fixture(scope="module")
 def files() -> Iterator[FakeFiles]:
     yield from serve_files()
-
-
-def share_entry(name: str, share: str, endpoint: str, credentials: dict[str, str]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "type": "azure_file",
-        "account_name": ACCOUNT,
-        "file_share_name": share,
-        "endpoint": endpoint,
-        "protocol": "http",
-        "credentials": credentials,
-    }
 
 
 def share_sas(share: str) -> str:
