@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import enum
 import os
+import queue
 import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -122,25 +123,30 @@ class Engine:
         self.progress.start(len(tasks), sum(t.size for t in tasks))
         pool = ThreadPoolExecutor(max_workers=self.options.concurrency, thread_name_prefix="file")
         futures: dict[Future[Result], Task] = {}
+        # Finished files arrive on a queue: waiting on the set of pending futures instead would cost
+        # time proportional to the files left at every completion (quadratic in a tree's size).
+        done: queue.SimpleQueue[Future[Result]] = queue.SimpleQueue()
         try:
-            futures = {pool.submit(self._guarded, work, task): task for task in tasks}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()
-                    summary.results.append(result)
-                    self.progress.finished(result)
+            for task in tasks:
+                future = pool.submit(self._guarded, work, task)
+                futures[future] = task
+                future.add_done_callback(done.put)
+            for _ in range(len(futures)):
+                result = _next(done).result()
+                summary.results.append(result)
+                self.progress.finished(result)
         except KeyboardInterrupt:
             summary.interrupted = True
             self.cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
             seen = {id(r.task) for r in summary.results}
-            for future, task in futures.items():
+            submitted = {id(task): future for future, task in futures.items()}
+            for task in tasks:
                 if id(task) in seen:
                     continue
-                if future.done() and not future.cancelled():
-                    summary.results.append(future.result())
+                began = submitted.get(id(task))
+                if began is not None and began.done() and not began.cancelled():
+                    summary.results.append(began.result())
                 else:
                     summary.results.append(Result(task, Outcome.NOT_STARTED, "interrupted"))
         finally:
@@ -254,6 +260,15 @@ class Engine:
                 _create_only(tmp, dest)
         finally:
             tmp.unlink(missing_ok=True)
+
+
+def _next(done: queue.SimpleQueue[Future[Result]]) -> Future[Result]:
+    """The next finished file; waits in short slices so Ctrl-C is seen promptly on every platform."""
+    while True:
+        try:
+            return done.get(timeout=0.25)
+        except queue.Empty:
+            continue
 
 
 def _create_only(tmp: Path, dest: Path) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 
 import pytest
 
 from reconciler.backends.base import WriteRequest
 from reconciler.backends.local import LocalWorkspace
 from tests.builders import declared
-from tests.conftest import Project
+from tests.conftest import Project, clean_env
 from tests.functional.data_support import (
     data_manifest,
     make_tree,
@@ -340,3 +342,30 @@ def test_a_wrong_key_fails_with_the_storages_reason_and_no_secret(
         assert result.code == 1, result.all
         assert "AuthorizationFailure: Server failed to authenticate the request." in result.all
         assert wrong not in result.all and "Traceback" not in result.all
+
+
+def test_a_data_process_loads_only_what_it_uses(project: Project, azurite: Azurite, landing: str) -> None:
+    """Start-up is most of a small run: no async transport (aiohttp), no live bar (rich) off a terminal,
+    no other storage SDK, no ARM or identity libraries for a datastore declared with its key."""
+    make_tree(project.root / "tree", {"a.txt": b"alpha"})
+    unwanted = ("aiohttp", "rich", "azure.storage.fileshare", "azure.identity", "azure.mgmt.core", "reconciler.engine")
+    code = (
+        "import sys; from reconciler.cli import run; rc = run(sys.argv[1:]); "
+        f"print(rc, [m for m in {unwanted!r} if m in sys.modules])"
+    )
+    args = [
+        "data",
+        "upload",
+        "tree",
+        "azureml://datastores/landing/paths/s/",
+        "--allow-endpoint",
+        azurite.endpoint_for_manifest,
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=project.root,
+        env=clean_env(project.env),
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
