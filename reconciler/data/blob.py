@@ -5,6 +5,13 @@ parallel and becomes visible only when the block list is committed, with the MD5
 blocks were read. Without ``overwrite`` the write carries ``If-None-Match: *``, so a blob that
 appeared after the listing is a conflict, never overwritten. Downloads: ranged GETs in parallel,
 each pinned to the listed ETag so a blob replaced mid-download fails instead of mixing versions.
+
+Small files (one Put Blob, one Get Blob) are sent as plain requests through the container client's
+own pipeline (its credential, retries, timeouts and connection pool): the SDK's per-call layers (a
+client per blob, request building, every response header deserialised) cost a third of the CPU of
+such a request, and with hundreds of small files the client's CPU, not the network, sets the pace.
+Any answer other than success (or the conflict a condition reports) is left to the SDK: the same
+call is made through it, so errors are raised and described exactly as for every other request.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from reconciler.data.chunks import CHUNK_SIZE, ChunkPool, gather
 from reconciler.data.store import Cancelled, ConflictError, OnBytes, RemoteDirectory, RemoteFile
@@ -100,7 +108,6 @@ class BlobStore:
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
         from azure.storage.blob import BlobBlock, ContentSettings
 
-        blob = self._container.get_blob_client(name)
         conditions: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
         block = block_size_for(size)
         try:
@@ -109,14 +116,16 @@ class BlobStore:
                 try:
                     data = _read_exactly(source, size)
                     md5 = hashlib.md5(data, usedforsecurity=False).digest()
-                    settings = ContentSettings(content_type=content_type(name), content_md5=bytearray(md5))
-                    blob.upload_blob(
-                        data, length=size, overwrite=overwrite, content_settings=settings, max_concurrency=1
-                    )
+                    if not self._put(name, data, md5, overwrite=overwrite):
+                        settings = ContentSettings(content_type=content_type(name), content_md5=bytearray(md5))
+                        self._container.get_blob_client(name).upload_blob(
+                            data, length=size, overwrite=overwrite, content_settings=settings, max_concurrency=1
+                        )
                 finally:
                     self._pool.budget.release(size)
                 on_bytes(size)
                 return md5
+            blob = self._container.get_blob_client(name)
             md5, ids = self._stage_blocks(blob, source, size, block, on_bytes, cancel)
             settings = ContentSettings(content_type=content_type(name), content_md5=bytearray(md5))
             blob.commit_block_list([BlobBlock(block_id=i) for i in ids], content_settings=settings, **conditions)
@@ -145,12 +154,14 @@ class BlobStore:
     def download(self, remote: RemoteFile, fd: int, *, on_bytes: OnBytes, cancel: threading.Event) -> None:
         from azure.core import MatchConditions
 
+        if remote.size == 0:
+            return
+        if remote.size <= CHUNK_SIZE and self._get(remote, fd, on_bytes, cancel):
+            return
         blob = self._container.get_blob_client(remote.name)
         conditions: dict[str, Any] = (
             {"etag": remote.etag, "match_condition": MatchConditions.IfNotModified} if remote.etag else {}
         )
-        if remote.size == 0:
-            return
         failed = threading.Event()
         futures = []
         for offset in range(0, remote.size, CHUNK_SIZE):
@@ -164,6 +175,60 @@ class BlobStore:
         if cancel.is_set() or len(futures) * CHUNK_SIZE < remote.size:
             raise Cancelled
 
+    # ------------------------------------------------------------------ small files, one request each
+
+    def _send(self, method: str, name: str, headers: dict[str, str], body: bytes | None = None) -> Any:
+        """``method`` on the blob ``name`` through the container client's pipeline; the raw answer."""
+        from azure.core.rest import HttpRequest
+
+        base, _, query = self._container.url.partition("?")
+        url = f"{base}/{quote(name, safe='~/')}" + (f"?{query}" if query else "")
+        request = HttpRequest(
+            method, url, headers={"x-ms-version": self._container.api_version, **headers}, content=body
+        )
+        return self._container._pipeline.run(request, stream=True).http_response
+
+    def _put(self, name: str, data: bytes, md5: bytes, *, overwrite: bool) -> bool:
+        """One Put Blob with the Content-MD5 set (and checked by the service); False: ask the SDK instead."""
+        digest = base64.b64encode(md5).decode()
+        headers = {
+            "x-ms-blob-type": "BlockBlob",
+            "x-ms-blob-content-type": content_type(name),
+            "x-ms-blob-content-md5": digest,
+            "Content-MD5": digest,
+        }
+        if not overwrite:
+            headers["If-None-Match"] = "*"
+        response = self._send("PUT", name, headers, data)
+        try:
+            response.read()  # the (empty) body, so the connection goes back to the pool instead of closing
+            if response.status_code == 201:
+                return True
+            if not overwrite and response.status_code in (409, 412):
+                raise ConflictError(f"{name} appeared at the destination during the upload")
+            return False
+        finally:
+            response.close()
+
+    def _get(self, remote: RemoteFile, fd: int, on_bytes: OnBytes, cancel: threading.Event) -> bool:
+        """One Get Blob of the listed version into ``fd``; False: ask the SDK instead."""
+        self._pool.budget.acquire(remote.size, cancel)
+        try:
+            response = self._send("GET", remote.name, {"If-Match": remote.etag} if remote.etag else {})
+            try:
+                if response.status_code != 200:
+                    return False
+                data = b"".join(response.iter_raw())  # as stored: never decoded by a Content-Encoding
+            finally:
+                response.close()
+            if len(data) != remote.size:
+                raise OSError(f"expected {remote.size} bytes, received {len(data)}")
+            os.pwrite(fd, data, 0)
+        finally:
+            self._pool.budget.release(remote.size)
+        on_bytes(remote.size)
+        return True
+
     def close(self) -> None:
         self._container.close()
 
@@ -174,7 +239,8 @@ def _stage(blob: Any, block_id: str, data: bytes, on_bytes: OnBytes) -> None:
 
 
 def _fetch(blob: Any, fd: int, offset: int, length: int, conditions: dict[str, Any], on_bytes: OnBytes) -> None:
-    data = blob.download_blob(offset=offset, length=length, max_concurrency=1, **conditions).readall()
+    # decompress=False: the bytes as stored, which the Content-MD5 describes, whatever the Content-Encoding
+    data = blob.download_blob(offset=offset, length=length, max_concurrency=1, decompress=False, **conditions).readall()
     if len(data) != length:
         raise OSError(f"expected {length} bytes at offset {offset}, received {len(data)}")
     os.pwrite(fd, data, offset)

@@ -1,0 +1,143 @@
+"""Small files move in one request each, sent through the container client's pipeline (``BlobStore._put``/``_get``).
+
+Against Azurite, at the store level: what the fast path writes (Content-MD5, content type, an empty
+file), its conditions (a blob that appeared is a conflict; a replaced blob is not mixed in), that an
+error is left to the SDK and described as for every other request, that a body is never decoded,
+and that connections go back to the pool.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.exceptions import AzureError
+from azure.storage.blob import ContentSettings
+
+from reconciler.data.blob import BlobStore
+from reconciler.data.ops import describe, open_store
+from reconciler.data.resolve import DataTarget
+from reconciler.data.store import ConflictError, RemoteFile
+from tests.functional.data_support import md5
+from tests.functional.probe_support import unique
+from tests.services.azurite import Azurite
+
+
+def _target(azurite: Azurite, container: str) -> DataTarget:
+    credential = AzureNamedKeyCredential(azurite.account_name, azurite.account_key)
+    return DataTarget("landing", "azure_blob", azurite.blob_endpoint, container, credential, "account_key", "test")
+
+
+@pytest.fixture
+def container(azurite: Azurite) -> str:
+    name = unique("small")
+    azurite.create_container(name)
+    return name
+
+
+@pytest.fixture
+def store(azurite: Azurite, container: str) -> Iterator[BlobStore]:
+    opened, pool = open_store(_target(azurite, container), 8)
+    assert isinstance(opened, BlobStore)
+    yield opened
+    opened.close()
+    pool.close()
+
+
+def _upload(store: BlobStore, path: Path, name: str, *, overwrite: bool = False) -> bytes:
+    size = path.stat().st_size
+    return store.upload(path, name, size, overwrite=overwrite, on_bytes=lambda _: None, cancel=threading.Event())
+
+
+def _download(store: BlobStore, remote: RemoteFile, dest: Path) -> bytes:
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.ftruncate(fd, remote.size)
+        store.download(remote, fd, on_bytes=lambda _: None, cancel=threading.Event())
+    finally:
+        os.close(fd)
+    return dest.read_bytes()
+
+
+def _listed(store: BlobStore, name: str) -> RemoteFile:
+    found = store.get(name)
+    assert found is not None
+    return found
+
+
+def test_a_small_upload_is_one_put_with_its_md5_and_content_type(
+    store: BlobStore, azurite: Azurite, container: str, tmp_path: Path
+) -> None:
+    data = os.urandom(40_000)
+    (tmp_path / "a.csv").write_bytes(data)
+    (tmp_path / "empty").write_bytes(b"")
+    assert _upload(store, tmp_path / "a.csv", "dir/a b+ü.csv") == md5(data)
+    assert _upload(store, tmp_path / "empty", "dir/empty") == md5(b"")
+    client = azurite.container_client(container)
+    props = client.get_blob_client("dir/a b+ü.csv").get_blob_properties()
+    assert (bytes(props.content_settings.content_md5), props.content_settings.content_type) == (md5(data), "text/csv")
+    assert props.blob_type == "BlockBlob"
+    assert client.download_blob("dir/a b+ü.csv").readall() == data
+    assert client.download_blob("dir/empty").readall() == b""
+
+
+def test_a_blob_that_appeared_is_a_conflict_unless_overwriting(
+    store: BlobStore, azurite: Azurite, container: str, tmp_path: Path
+) -> None:
+    client = azurite.container_client(container)
+    client.upload_blob("x.bin", b"theirs")
+    (tmp_path / "x.bin").write_bytes(b"ours")
+    with pytest.raises(ConflictError, match=r"x\.bin appeared at the destination during the upload"):
+        _upload(store, tmp_path / "x.bin", "x.bin")
+    assert client.download_blob("x.bin").readall() == b"theirs"
+    _upload(store, tmp_path / "x.bin", "x.bin", overwrite=True)
+    assert client.download_blob("x.bin").readall() == b"ours"
+
+
+def test_errors_are_the_sdks_own(azurite: Azurite, tmp_path: Path) -> None:
+    """A failed fast request is made again through the SDK, which raises and is described as usual."""
+    missing, pool = open_store(_target(azurite, unique("missing")), 2)
+    (tmp_path / "a").write_bytes(b"a")
+    try:
+        with pytest.raises(AzureError) as raised:
+            _upload(missing, tmp_path / "a", "a")  # type: ignore[arg-type]
+        assert describe(raised.value).startswith("ContainerNotFound: The specified container does not exist.")
+        assert describe(raised.value).endswith("(HTTP 404)")
+    finally:
+        missing.close()
+        pool.close()
+
+
+def test_a_small_download_is_the_listed_version_as_stored(
+    store: BlobStore, azurite: Azurite, container: str, tmp_path: Path
+) -> None:
+    client = azurite.container_client(container)
+    stored = b"\x1f\x8b not really gzip"  # a Content-Encoding is metadata here: the bytes come back as stored
+    client.upload_blob("z.gz", stored, content_settings=ContentSettings(content_encoding="gzip"))
+    assert _download(store, _listed(store, "z.gz"), tmp_path / "z") == stored
+    large = os.urandom(4 * 1024 * 1024 + 10)  # ranged, through the SDK: as stored too
+    client.upload_blob("large.gz", large, content_settings=ContentSettings(content_encoding="gzip"))
+    assert _download(store, _listed(store, "large.gz"), tmp_path / "large") == large
+
+    listed = _listed(store, "z.gz")
+    client.upload_blob("z.gz", b"replaced", overwrite=True)
+    with pytest.raises(AzureError) as raised:
+        _download(store, listed, tmp_path / "stale")
+    assert "ConditionNotMet" in describe(raised.value), describe(raised.value)
+
+
+def test_small_files_reuse_the_pools_connections(store: BlobStore, tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"data")
+    for i in range(12):
+        _upload(store, tmp_path / "f", f"many/{i}")
+    listed = [_listed(store, f"many/{i}") for i in range(12)]
+    for i, remote in enumerate(listed):
+        assert _download(store, remote, tmp_path / f"d{i}") == b"data"
+    session = store._container._config.transport.session
+    manager = session.adapters["http://"].poolmanager
+    pools = [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118 (the container refuses iteration)
+    assert sum(pool.num_connections for pool in pools) <= 2, [pool.num_connections for pool in pools]
