@@ -14,8 +14,8 @@ from contextlib import suppress
 
 import click
 
-# ``app`` first: it trims start-up before pydantic is imported; the command modules register themselves.
-from reconciler.cli import app, apply, convert, data, export, github, plan, schema, show, validate  # noqa: F401
+# ``app`` first: it trims start-up before pydantic is imported; each command module is imported when
+# its command is used (see ``app.COMMAND_MODULES``).
 from reconciler.cli.app import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, cli, line
 from reconciler.console import Console
 from reconciler.errors import ReconcilerError

@@ -6,6 +6,7 @@ from reconciler._startup import skip_pydantic_plugin_discovery
 
 skip_pydantic_plugin_discovery()  # before anything imports pydantic
 
+import importlib  # noqa: E402
 import logging  # noqa: E402
 import sys  # noqa: E402
 from typing import Any  # noqa: E402
@@ -130,7 +131,31 @@ def trust_policy(secrets_root: str | None, allow_endpoints: tuple[str, ...], *, 
     return TrustPolicy.from_options(secrets_root=secrets_root, allow_endpoints=allow_endpoints, no_secrets=no_secrets)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+#: Each command's module, imported only when that command runs (or for help and completion), so
+#: start-up pays for one command's options, not every command's. A module may also be imported
+#: directly: its ``@cli.command()`` registers the command either way.
+COMMAND_MODULES: dict[str, str] = {
+    name: f"reconciler.cli.{name}"
+    for name in ("apply", "convert", "data", "export", "github", "plan", "schema", "show", "validate")
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands load on first use (see :data:`COMMAND_MODULES`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            # an unknown name loads them all, so that click's "did you mean" sees every command
+            known = cmd_name in COMMAND_MODULES
+            for module in [COMMAND_MODULES[cmd_name]] if known else COMMAND_MODULES.values():
+                importlib.import_module(module)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="reconciler", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More logging on stderr (-v info, -vv debug). Never secret values.")
 @click.option("--no-color", is_flag=True, help="No colour (also: the NO_COLOR environment variable).")
