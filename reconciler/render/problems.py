@@ -7,7 +7,6 @@ from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.render.escape import github_data, github_property
-from reconciler.render.machine import render_json
 
 
 def problem_document(problem: Problem) -> dict[str, Any]:
@@ -29,6 +28,8 @@ def render_validation_json(
         document["problems"] = [problem_document(p) for p in problems]
     else:
         document.update(datastores=datastores, files=list(files), owner=owner)
+    from reconciler.render.machine import render_json  # with the plan model: not on validate's text path
+
     return render_json(document)
 
 
