@@ -16,8 +16,7 @@ from pydantic import ValidationError
 from reconciler import catalog
 from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.manifest.cliv2 import CliV2Document, as_manifest, env_reference, is_cli_v2, own_field
-from reconciler.manifest.messages import problems_from_validation
-from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest
+from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest, validate_manifest
 from reconciler.manifest.variables import VariableInputs
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
 from reconciler.secrets.resolve import SecretRequest, check_local
@@ -203,8 +202,10 @@ def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, list[Problem]]:
 
 def _validate_one(doc: YamlDocument, problems: list[Problem]) -> tuple[Manifest | None, list[Problem]]:
     try:
-        manifest = Manifest.model_validate(doc.data)
+        manifest = validate_manifest(doc.data)
     except ValidationError as exc:
+        from reconciler.manifest.messages import problems_from_validation  # only a manifest with problems
+
         # A value already rejected (by the YAML reader: a recursive alias, a bad tag; or an undefined
         # variable) is not reported twice.
         reported = [p.field for p in problems if p.field]

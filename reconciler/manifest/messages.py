@@ -30,7 +30,6 @@ from reconciler.manifest.policy import Policy, RequireProtect
 from reconciler.manifest.yamlsource import Path, YamlDocument, render_path
 from reconciler.registry import allowed_forms
 
-_TAG_MODELS: dict[str, type[BaseModel]] = {**DATASTORE_MODELS, **CREDENTIAL_KINDS}
 _MISSING = object()
 
 _NAME_RULE = "letters, digits and underscores, starting with a letter or digit, at most 255 characters"
@@ -77,8 +76,8 @@ def _split(loc: tuple[Any, ...]) -> tuple[Path, type[BaseModel]]:
         return tuple(loc), model
     for i, part in enumerate(loc):
         after_tagged_slot = i > 0 and (isinstance(loc[i - 1], int) or loc[i - 1] == "credentials")
-        if after_tagged_slot and isinstance(part, str) and part in _TAG_MODELS:
-            model = _TAG_MODELS[part]
+        if after_tagged_slot and isinstance(part, str) and (part in DATASTORE_MODELS or part in CREDENTIAL_KINDS):
+            model = DATASTORE_MODELS[part] if part in DATASTORE_MODELS else CREDENTIAL_KINDS[part]
             continue
         path.append(part)
     return tuple(path), model

@@ -7,10 +7,16 @@ manifest needs on top: the validators of each kind of value and the messages for
 Each model turns itself into *settings* through its declaration, the plain, normalised
 dictionary (defaults filled in, secrets masked) that the planner compares with what a
 workspace reports.
+
+Start-up: a model is generated the first time it is used and pydantic builds its validator the
+first time it validates, so a manifest pays for the types it declares, not for all of them
+(:func:`validate_manifest`); the full :class:`Manifest` validator is built only for a manifest
+with problems (its errors are the reference) and for the JSON Schema.
 """
 
-import difflib
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, cast
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union, cast
 
 from pydantic import (
     AfterValidator,
@@ -19,14 +25,17 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
     PlainSerializer,
     StrictBool,
     StrictInt,
     StringConstraints,
     Tag,
+    ValidationError,
     WithJsonSchema,
     field_validator,
 )
+from pydantic_core import CoreSchema
 
 from reconciler import catalog
 from reconciler.catalog import (
@@ -42,7 +51,7 @@ from reconciler.manifest.policy import Policy
 from reconciler.registry import allowed_forms, parse_workspace_uri
 from reconciler.secrets.refs import ALLOWED_FORMS, SecretRef, parse_ref
 
-__all__ = ["BUILTIN_DATASTORES", "DATASTORE_MODELS", "DATASTORE_TYPES", "Datastore", "Manifest"]
+__all__ = ["BUILTIN_DATASTORES", "DATASTORE_MODELS", "DATASTORE_TYPES", "Datastore", "Manifest", "validate_manifest"]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_]{0,254}$"
 
@@ -82,8 +91,15 @@ Endpoint = Annotated[
 ]
 ServerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"), _SINGLE_LINE]
 DatabaseName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+def _lower_case(value: str) -> str:
+    """A function, not ``str.lower``: pydantic inspects every validator's signature, a builtin's slowly."""
+    return value.lower()
+
+
 #: GUIDs and tenant domains are case-insensitive; Azure returns them lower-case, so compare them so.
-_LOWER_CASE = AfterValidator(str.lower)
+_LOWER_CASE = AfterValidator(_lower_case)
 TenantId = Annotated[
     str, StringConstraints(pattern=rf"^(?:{_GUID}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})$"), _SINGLE_LINE, _LOWER_CASE
 ]
@@ -217,6 +233,42 @@ def _annotations(fields: tuple[catalog.Field, ...]) -> tuple[dict[str, Any], dic
     return annotations, defaults
 
 
+_Spec = TypeVar("_Spec")
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class LazyModels(Mapping[str, type[_Model]], Generic[_Spec, _Model]):
+    """Models by name, each generated from its declaration on first access (then always the same class)."""
+
+    def __init__(self, specs: Mapping[str, _Spec], make: Callable[[_Spec], type[_Model]]) -> None:
+        self._specs = specs
+        self._make = make
+        self._made: dict[str, type[_Model]] = {}
+        self._lock = threading.RLock()  # plan --all plans environments in threads
+
+    def __getitem__(self, name: str) -> type[_Model]:
+        model = self._made.get(name)
+        if model is None:
+            with self._lock:
+                model = self._made.get(name)
+                if model is None:
+                    model = self._made[name] = self._make(self._specs[name])
+        return model
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def made(self) -> tuple[str, ...]:
+        """The names whose model exists so far (what a run has paid for)."""
+        return tuple(self._made)
+
+
 def _credentials_model(spec: CredentialKind) -> type[Credentials]:
     annotations, defaults = _annotations(spec.fields)
     namespace = {
@@ -232,7 +284,7 @@ def _credentials_model(spec: CredentialKind) -> type[Credentials]:
     return cast(type[Credentials], meta(spec.model_name, (Credentials,), namespace))
 
 
-CREDENTIAL_KINDS: dict[str, type[Credentials]] = {k: _credentials_model(c) for k, c in catalog.CREDENTIAL_KINDS.items()}
+CREDENTIAL_KINDS: LazyModels[CredentialKind, Credentials] = LazyModels(catalog.CREDENTIAL_KINDS, _credentials_model)
 
 # Keys that reveal which kind a credentials mapping means, strongest first.
 _KIND_MARKERS: tuple[tuple[str, str], ...] = (
@@ -299,7 +351,7 @@ def _check_credentials(allowed: tuple[str, ...], type_name: str, required: bool)
         if kind not in allowed:
             marker = next(key for key, k in _KIND_MARKERS if k == kind and key in value)
             raise FieldError(
-                f"{CREDENTIAL_KINDS[kind].DESCRIPTION} credentials are not supported by {type_name}; "
+                f"{catalog.CREDENTIAL_KINDS[kind].description} credentials are not supported by {type_name}; "
                 f"allowed: {describe_credentials(allowed)}" + ("" if required else ", or none (identity-based access)"),
                 marker,
             )
@@ -310,17 +362,19 @@ def _check_credentials(allowed: tuple[str, ...], type_name: str, required: bool)
 
 def _unrecognised_credentials(keys: list[str], allowed: tuple[str, ...]) -> FieldError:
     """No key tells the kind: name the first unknown key (with a suggestion) if there is one."""
-    fields = sorted({f for k in allowed for f in CREDENTIAL_KINDS[k].model_fields})
+    fields = sorted({f for k in allowed for f in catalog.CREDENTIAL_KINDS[k].field_names})
     unknown = [k for k in keys if k not in fields]
     if not unknown:
         return FieldError(f"incomplete credentials; expected {describe_credentials(allowed)}")
+    import difflib
+
     close = difflib.get_close_matches(unknown[0], fields, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return FieldError(f"unknown field {unknown[0]!r}{hint} (allowed: {', '.join(fields)})", unknown[0])
 
 
 def describe_credentials(kinds: tuple[str, ...]) -> str:
-    return " or ".join(CREDENTIAL_KINDS[k].DESCRIPTION for k in kinds)
+    return " or ".join(catalog.CREDENTIAL_KINDS[k].description for k in kinds)
 
 
 def _credentials_type(kinds: tuple[str, ...], type_name: str, required: bool = False) -> Any:
@@ -403,14 +457,24 @@ def _datastore_model(spec: DatastoreType) -> type[Datastore]:
     return cast(type[Datastore], meta(spec.model_name, (Datastore,), namespace))
 
 
-DATASTORE_MODELS: dict[str, type[Datastore]] = {t: _datastore_model(spec) for t, spec in catalog.TYPES.items()}
+DATASTORE_MODELS: LazyModels[DatastoreType, Datastore] = LazyModels(catalog.TYPES, _datastore_model)
 DATASTORE_TYPES: tuple[str, ...] = catalog.DATASTORE_TYPES
+
+
+class _EveryDatastoreType:
+    """In a schema, the union of every datastore model, chosen by ``type``; made (with the models)
+    when a validator or JSON Schema that contains it is built, not at import."""
+
+    def __get_pydantic_core_schema__(self, _source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        union = Union[tuple(DATASTORE_MODELS.values())]  # type: ignore[valid-type]  # noqa: UP007
+        return handler.generate_schema(Annotated[union, Field(discriminator="type")])
+
 
 if TYPE_CHECKING:
     AnyDatastore = Datastore
 else:
     #: One manifest entry: the model is chosen by ``type`` (pydantic's error locations carry the tag).
-    AnyDatastore = Annotated[Union[tuple(DATASTORE_MODELS.values())], Field(discriminator="type")]  # noqa: UP007
+    AnyDatastore = Annotated[Datastore, _EveryDatastoreType()]
 
 
 def _exact_version(value: Any) -> Any:
@@ -435,8 +499,8 @@ class RemovedDatastore(StrictModel):
     destroy: StrictBool = False
 
 
-class Manifest(StrictModel):
-    """One ``datastores.yaml`` file."""
+class ManifestHead(StrictModel):
+    """A manifest with its datastore entries left as they were written (see :func:`validate_manifest`)."""
 
     version: Annotated[Literal[1], BeforeValidator(_exact_version)]
     workspace: Annotated[str, StringConstraints(min_length=1)] | None = None
@@ -445,7 +509,7 @@ class Manifest(StrictModel):
     #: teams' manifests delete each other's datastores.
     owner: OwnerName | None = None
     default_datastore: DatastoreName | None = None
-    datastores: list[AnyDatastore] = Field(default_factory=list)
+    datastores: list[Any] = Field(default_factory=list)
     policy: Policy | None = None
     removed: list[RemovedDatastore] = Field(default_factory=list, max_length=MAX_ENTRIES)
     vars: dict[VariableName, VariableValue] = Field(
@@ -465,6 +529,40 @@ class Manifest(StrictModel):
         except WorkspaceUriError:
             raise ValueError(f"invalid workspace URI: expected {allowed_forms()} (SUB a GUID)") from None
         return uri
+
+
+class Manifest(ManifestHead):
+    """One ``datastores.yaml`` file."""
+
+    datastores: list[AnyDatastore] = Field(default_factory=list)
+
+
+class _NotOneType(Exception):
+    """An entry whose model the fast path cannot tell: the whole manifest's validator decides."""
+
+
+def _entry(entry: Any) -> Datastore:
+    kind = entry.get("type") if isinstance(entry, dict) else None
+    if not isinstance(kind, str) or kind not in DATASTORE_MODELS:
+        raise _NotOneType
+    return DATASTORE_MODELS[kind].model_validate(entry)
+
+
+def validate_manifest(data: Any) -> Manifest:
+    """``Manifest.model_validate(data)``, building only the models of the types the manifest declares.
+
+    A valid manifest is validated in parts: everything but the entries, then each entry with its
+    type's model, exactly as the union chosen by ``type`` would. Anything else (an error, an
+    entry without a known type) goes to the whole validator, so errors, their order and their
+    locations are the reference ones.
+    """
+    try:
+        head = ManifestHead.model_validate(data)
+        entries = [_entry(entry) for entry in head.datastores]
+    except (ValidationError, _NotOneType):
+        return Manifest.model_validate(data)
+    values = {name: getattr(head, name) for name in ManifestHead.model_fields}
+    return Manifest.model_construct(head.model_fields_set, **{**values, "datastores": entries})
 
 
 def model_field_names(model: type[BaseModel]) -> list[str]:
