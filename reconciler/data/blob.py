@@ -28,7 +28,7 @@ from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from reconciler.data.chunks import CHUNK_SIZE, ChunkPool, gather
 from reconciler.data.store import Cancelled, ConflictError, OnBytes, RemoteDirectory, RemoteFile
@@ -37,6 +37,8 @@ from reconciler.data.store import Cancelled, ConflictError, OnBytes, RemoteDirec
 MAX_BLOCKS = 50_000
 #: Listing page size (the service maximum).
 PAGE_SIZE = 5000
+#: A listing page larger than this is left to the SDK (5,000 entries take about 8 MB).
+MAX_PAGE_BYTES = 64 * 1024 * 1024
 
 
 def content_type(name: str) -> str:
@@ -66,9 +68,9 @@ class BlobStore:
         include = ["metadata"] if self._hierarchical else None
         start = prefix or None
         if recursive:
-            items: Any = self._container.list_blobs(name_starts_with=start, include=include, results_per_page=PAGE_SIZE)
-        else:
-            items = self._container.walk_blobs(name_starts_with=start, include=include, delimiter="/")
+            yield from self._list_flat(prefix)
+            return
+        items: Any = self._container.walk_blobs(name_starts_with=start, include=include, delimiter="/")
         seen: set[str] = set()  # a Gen2 directory is both a marker blob and a prefix: shown once
         for item in items:
             if isinstance(item, BlobPrefix) or self._is_directory(item):
@@ -78,6 +80,78 @@ class BlobStore:
                     yield RemoteDirectory(name)
             else:
                 yield _remote(item)
+
+    def _list_flat(self, prefix: str) -> Iterator[RemoteFile]:
+        """Every file under ``prefix``, page by page: List Blobs through the container's pipeline, its XML
+        read with ElementTree (the SDK's deserialiser takes six times the CPU, the largest part of a
+        re-run that transfers nothing). A page that is not a plain success is left to the SDK, from
+        that page on, so errors are raised and described as for every other request."""
+        include = ["metadata"] if self._hierarchical else None
+        marker = ""
+        while True:
+            page = self._list_page(prefix, marker)
+            if page is None:
+                pages = self._container.list_blobs(
+                    name_starts_with=prefix or None, include=include, results_per_page=PAGE_SIZE
+                ).by_page(continuation_token=marker or None)
+                for items in pages:
+                    yield from (_remote(item) for item in items if not self._is_directory(item))
+                return
+            files, marker = page
+            yield from files
+            if not marker:
+                return
+
+    def _list_page(self, prefix: str, marker: str) -> tuple[builtins.list[RemoteFile], str] | None:
+        """One page of a flat listing and the next marker ("" at the end); None: not a plain success."""
+        import xml.etree.ElementTree as ElementTree
+
+        query = {"restype": "container", "comp": "list", "maxresults": str(PAGE_SIZE)}
+        if prefix:
+            query["prefix"] = prefix
+        if marker:
+            query["marker"] = marker
+        if self._hierarchical:
+            query["include"] = "metadata"
+        response = self._send("GET", None, {}, query=query)
+        try:
+            if response.status_code != 200:
+                return None
+            body = bytearray()
+            for piece in response.iter_bytes():
+                body += piece
+                if len(body) > MAX_PAGE_BYTES:
+                    return None
+        finally:
+            response.close()
+        root = ElementTree.fromstring(bytes(body))
+        files = []
+        for blob in root.iterfind("Blobs/Blob"):
+            remote = self._listed(blob)
+            if remote is not None:
+                files.append(remote)
+        return files, root.findtext("NextMarker") or ""
+
+    def _listed(self, blob: Any) -> RemoteFile | None:
+        """A ``<Blob>`` of a listing as a file; None for a directory (a marker blob of Gen2)."""
+        from email.utils import parsedate_to_datetime
+
+        element = blob.find("Name")
+        name = (element.text or "") if element is not None else ""
+        if element is not None and element.get("Encoded") == "true":  # names that XML cannot carry
+            name = unquote(name)
+        folder = blob.findtext("Metadata/hdi_isfolder") or ""
+        if name.endswith("/") or folder.lower() == "true":
+            return None
+        md5 = blob.findtext("Properties/Content-MD5")
+        modified = blob.findtext("Properties/Last-Modified")
+        return RemoteFile(
+            name=name,
+            size=int(blob.findtext("Properties/Content-Length") or 0),
+            md5=base64.b64decode(md5) if md5 else None,
+            last_modified=parsedate_to_datetime(modified) if modified else None,
+            etag=blob.findtext("Properties/Etag"),
+        )
 
     def get(self, name: str) -> RemoteFile | None:
         from azure.core.exceptions import ResourceNotFoundError
@@ -177,14 +251,28 @@ class BlobStore:
 
     # ------------------------------------------------------------------ small files, one request each
 
-    def _send(self, method: str, name: str, headers: dict[str, str], body: bytes | None = None) -> Any:
-        """``method`` on the blob ``name`` through the container client's pipeline; the raw answer."""
+    def _send(
+        self,
+        method: str,
+        name: str | None,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        *,
+        query: dict[str, str] | None = None,
+    ) -> Any:
+        """``method`` on the blob ``name`` (the container itself for None) through the container client's
+        pipeline; the raw answer, its body not read yet."""
         from azure.core.rest import HttpRequest
 
-        base, _, query = self._container.url.partition("?")
-        url = f"{base}/{quote(name, safe='~/')}" + (f"?{query}" if query else "")
+        base, _, own_query = self._container.url.partition("?")
+        url = base if name is None else f"{base}/{quote(name, safe='~/')}"
+        parameters = "&".join(f"{key}={quote(value, safe='')}" for key, value in (query or {}).items())
+        joined = "&".join(part for part in (parameters, own_query) if part)
         request = HttpRequest(
-            method, url, headers={"x-ms-version": self._container.api_version, **headers}, content=body
+            method,
+            url + (f"?{joined}" if joined else ""),
+            headers={"x-ms-version": self._container.api_version, **headers},
+            content=body,
         )
         return self._container._pipeline.run(request, stream=True).http_response
 

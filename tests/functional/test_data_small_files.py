@@ -1,9 +1,10 @@
-"""Small files move in one request each, sent through the container client's pipeline (``BlobStore._put``/``_get``).
+"""Requests sent through the container client's own pipeline: small files (one Put Blob, one Get Blob
+each) and flat listings (``BlobStore._put``, ``_get``, ``_list_flat``).
 
 Against Azurite, at the store level: what the fast path writes (Content-MD5, content type, an empty
 file), its conditions (a blob that appeared is a conflict; a replaced blob is not mixed in), that an
 error is left to the SDK and described as for every other request, that a body is never decoded,
-and that connections go back to the pool.
+that connections go back to the pool, and that a listing reads what the SDK's does, page by page.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import AzureError
 from azure.storage.blob import ContentSettings
 
-from reconciler.data.blob import BlobStore
+import reconciler.data.blob
+from reconciler.data.blob import BlobStore, _remote
 from reconciler.data.ops import describe, open_store
 from reconciler.data.resolve import DataTarget
 from reconciler.data.store import ConflictError, RemoteFile
@@ -141,3 +143,57 @@ def test_small_files_reuse_the_pools_connections(store: BlobStore, tmp_path: Pat
     manager = session.adapters["http://"].poolmanager
     pools = [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118 (the container refuses iteration)
     assert sum(pool.num_connections for pool in pools) <= 2, [pool.num_connections for pool in pools]
+
+
+def test_a_flat_listing_reads_what_the_sdks_does_page_by_page(
+    azurite: Azurite, container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = azurite.container_client(container)
+    names = ["p/a.txt", "p/sub/b c.csv", "p/ü/ß&?#%.bin", "p/x/y/z", "p/dir/", "p/folder", "q/outside"]
+    for name in names:
+        folder = {"hdi_isfolder": "true"} if name == "p/folder" else None
+        settings = ContentSettings(content_md5=bytearray(md5(name.encode()))) if name.endswith("csv") else None
+        client.upload_blob(name, name.encode(), metadata=folder, content_settings=settings)
+    monkeypatch.setattr(reconciler.data.blob, "PAGE_SIZE", 2)  # four pages: markers followed
+    store, pool = open_store(_target(azurite, container), 2)
+    gen2, gen2_pool = open_store(
+        DataTarget(
+            "lake",
+            "azure_data_lake_gen2",
+            azurite.blob_endpoint,
+            container,
+            store._container.credential,
+            "account_key",
+            "t",
+        ),
+        2,
+    )
+    try:
+        assert isinstance(store, BlobStore) and isinstance(gen2, BlobStore)
+        listed = list(store.list("p/", recursive=True))
+        expected = [_remote(item) for item in client.list_blobs(name_starts_with="p/")]
+        assert listed == [e for e in expected if not e.name.endswith("/")]
+        assert [f.name for f in listed] == sorted(set(names) - {"p/dir/", "q/outside"})
+        by_name = {f.name: f for f in listed}
+        assert by_name["p/sub/b c.csv"].md5 == md5(b"p/sub/b c.csv")  # as set
+        assert by_name["p/a.txt"].md5 == md5(b"p/a.txt")  # computed by the service
+        # Gen2 (metadata included): the folder marker blob is a directory, not a file
+        assert [f.name for f in gen2.list("p/", recursive=True)] == sorted(
+            set(names) - {"p/dir/", "p/folder", "q/outside"}
+        )
+        assert len(list(store.list("", recursive=True))) == len(names) - 1
+    finally:
+        for opened, chunks in ((store, pool), (gen2, gen2_pool)):
+            opened.close()
+            chunks.close()
+
+
+def test_a_failed_listing_is_the_sdks_error(azurite: Azurite) -> None:
+    missing, pool = open_store(_target(azurite, unique("missing")), 2)
+    try:
+        with pytest.raises(AzureError) as raised:
+            list(missing.list("", recursive=True))
+        assert describe(raised.value).startswith("ContainerNotFound: "), describe(raised.value)
+    finally:
+        missing.close()
+        pool.close()
