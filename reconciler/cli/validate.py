@@ -27,7 +27,6 @@ def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: 
     """Check manifests offline: schema, names, references, policy. No network, no workspace."""
     from reconciler.errors import ManifestError
     from reconciler.manifest.load import load_manifests, manifest_files
-    from reconciler.render.problems import render_problems_github, render_validation_json
 
     console = console_of(ctx)
     inputs = run_inputs(ctx, files, None)
@@ -42,10 +41,14 @@ def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: 
     except ManifestError as exc:
         if fmt == "text":
             raise
+        from reconciler.render.problems import render_problems_github, render_validation_json
+
         console.raw(render_validation_json(exc.problems) if fmt == "json" else render_problems_github(exc.problems))
         return EXIT_ERROR
     count = len(manifests.datastores)
     if fmt == "json":
+        from reconciler.render.problems import render_validation_json
+
         console.raw(render_validation_json((), datastores=count, files=manifests.files, owner=manifests.owner))
     elif fmt == "text":
         noun = "datastore" if count == 1 else "datastores"

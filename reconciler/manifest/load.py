@@ -401,9 +401,12 @@ def _secret_path(path: tuple[str | int, ...]) -> bool:
 
 
 def _manifest_policies(parsed: Sequence[tuple[YamlDocument, Manifest]]) -> list[PolicySource]:
+    declared = [(doc, m.policy) for doc, m in parsed if m.policy is not None]
+    if not declared:  # the rules module only when there is a policy to evaluate
+        return []
     from reconciler.manifest.rules import PolicySource
 
-    return [PolicySource(m.policy, doc) for doc, m in parsed if m.policy is not None]
+    return [PolicySource(policy, doc) for doc, policy in declared]
 
 
 def _declared_names(doc: YamlDocument) -> list[tuple[int, str]]:

@@ -38,6 +38,7 @@ from pydantic import (
 from pydantic_core import CoreSchema
 
 from reconciler import catalog
+from reconciler._startup import empty_dict, empty_list
 from reconciler.catalog import (
     BUILTIN_DATASTORES,
     RESERVED_TAG_PREFIX,
@@ -396,8 +397,8 @@ class Datastore(StrictModel):
     schema_url: str | None = Field(default=None, alias="$schema", exclude=True)
     name: DatastoreName
     description: str | None = None
-    tags: dict[TagKey, str] = Field(default_factory=dict)
-    properties: dict[TagKey, str] = Field(default_factory=dict)
+    tags: dict[TagKey, str] = Field(default_factory=empty_dict)
+    properties: dict[TagKey, str] = Field(default_factory=empty_dict)
     skip_validation: StrictBool = False
     protect: StrictBool = False
 
@@ -509,11 +510,11 @@ class ManifestHead(StrictModel):
     #: teams' manifests delete each other's datastores.
     owner: OwnerName | None = None
     default_datastore: DatastoreName | None = None
-    datastores: list[Any] = Field(default_factory=list)
+    datastores: list[Any] = Field(default_factory=empty_list)
     policy: Policy | None = None
-    removed: list[RemovedDatastore] = Field(default_factory=list, max_length=MAX_ENTRIES)
+    removed: list[RemovedDatastore] = Field(default_factory=empty_list, max_length=MAX_ENTRIES)
     vars: dict[VariableName, VariableValue] = Field(
-        default_factory=dict,
+        default_factory=empty_dict,
         description="Variables for ${var:NAME} in non-secret string fields (never secrets); overridden by "
         "RECONCILER_VAR_NAME, an environment's var_files, --var-file and --var, in that order.",
     )
@@ -534,7 +535,7 @@ class ManifestHead(StrictModel):
 class Manifest(ManifestHead):
     """One ``datastores.yaml`` file."""
 
-    datastores: list[AnyDatastore] = Field(default_factory=list)
+    datastores: list[AnyDatastore] = Field(default_factory=empty_list)
 
 
 class _NotOneType(Exception):

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
+from reconciler._startup import empty_dict, empty_list
+
 MAX_PATTERN_LENGTH = 200
 MAX_PATTERNS = 50
 #: Nested quantifiers such as ``(a+)+`` backtrack exponentially; refused outright.
@@ -45,9 +47,9 @@ class _PolicyModel(BaseModel):
 class RequireProtect(_PolicyModel):
     """Datastores whose name matches one of ``names`` or that carry all of ``tags`` must set ``protect: true``."""
 
-    names: list[Pattern] = Field(default_factory=list, max_length=MAX_PATTERNS)
+    names: list[Pattern] = Field(default_factory=empty_list, max_length=MAX_PATTERNS)
     tags: dict[Annotated[str, StringConstraints(min_length=1, max_length=256)], str] = Field(
-        default_factory=dict, max_length=MAX_PATTERNS
+        default_factory=empty_dict, max_length=MAX_PATTERNS
     )
 
 
@@ -55,7 +57,7 @@ class Policy(_PolicyModel):
     """Organisation rules, checked offline by ``validate`` and by every ``plan``."""
 
     forbidden_credentials: list[CredentialKind] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Credential kinds no datastore may use (for example account_key).",
     )
     require_identity_based: StrictBool = Field(
@@ -64,7 +66,7 @@ class Policy(_PolicyModel):
     )
     require_https: StrictBool = Field(default=False, description="protocol must be https (the default).")
     allowed_account_names: list[Pattern] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         max_length=MAX_PATTERNS,
         description="Regular expressions (whole-name match); a storage account name must match one.",
     )
