@@ -136,17 +136,25 @@ class ArmConfig:
             endpoint=endpoint,
             scope=scope,
             api_version=api_version,
-            retry_total=_number(environ, RETRY_TOTAL_ENV, cls.retry_total, int),
-            retry_backoff=_number(environ, RETRY_BACKOFF_ENV, cls.retry_backoff, float),
-            server_error_attempts=max(1, _number(environ, SERVER_ERROR_ATTEMPTS_ENV, cls.server_error_attempts, int)),
-            server_error_seconds=_number(environ, SERVER_ERROR_SECONDS_ENV, cls.server_error_seconds, float),
+            retry_total=env_number(RETRY_TOTAL_ENV, cls.retry_total, int, environ),
+            retry_backoff=env_number(RETRY_BACKOFF_ENV, cls.retry_backoff, float, environ),
+            server_error_attempts=max(
+                1, env_number(SERVER_ERROR_ATTEMPTS_ENV, cls.server_error_attempts, int, environ)
+            ),
+            server_error_seconds=env_number(SERVER_ERROR_SECONDS_ENV, cls.server_error_seconds, float, environ),
         )
 
 
 _Number = TypeVar("_Number", int, float)
 
 
-def _number(environ: Mapping[str, str], name: str, default: _Number, kind: type[_Number]) -> _Number:
+def env_number(name: str, default: _Number, kind: type[_Number], environ: Mapping[str, str] | None = None) -> _Number:
+    """A tuning number from the environment: unset or blank is the default; anything else must be one.
+
+    A value that is not a number, or is negative, is an error naming the variable: a typo must not
+    silently run with other retry or timeout settings than the user asked for.
+    """
+    environ = os.environ if environ is None else environ
     text = environ.get(name)
     if text is None or not text.strip():
         return default

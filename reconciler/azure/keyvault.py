@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.azure.auth import ALLOWED_TENANTS_ENV, default_credential, is_loopback_url
+from reconciler.azure.cloud import env_number
 from reconciler.azure.errors import credential_failure, first_line
 from reconciler.secrets.redact import redact
 from reconciler.secrets.refs import SecretRef
@@ -79,18 +80,6 @@ class FetchFailure:
     vault_wide: bool = False
 
 
-def _env_number(name: str, default: float, cast: type[float] | type[int]) -> Any:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = cast(raw)
-    except ValueError:
-        log.warning("ignoring %s=%r: not a number", name, raw)
-        return default
-    return value if value >= 0 else default
-
-
 _retry_class: Any = None
 
 
@@ -137,10 +126,10 @@ class KeyVaultFetcher:
         self._max_workers = max_workers
         self._dns_suffix = dns_suffix
         self._retry_total = (
-            retry_total if retry_total is not None else _env_number(RETRY_TOTAL_ENV, DEFAULT_RETRY_TOTAL, int)
+            retry_total if retry_total is not None else env_number(RETRY_TOTAL_ENV, DEFAULT_RETRY_TOTAL, int)
         )
         self._retry_backoff = (
-            retry_backoff if retry_backoff is not None else _env_number(RETRY_BACKOFF_ENV, DEFAULT_RETRY_BACKOFF, float)
+            retry_backoff if retry_backoff is not None else env_number(RETRY_BACKOFF_ENV, DEFAULT_RETRY_BACKOFF, float)
         )
         self._client_kwargs = dict(client_kwargs or {})
         self._connection_timeout = float(self._client_kwargs.get("connection_timeout", CONNECTION_TIMEOUT))
