@@ -113,4 +113,5 @@ def build_desired(manifests: ManifestSet, resolver: SecretResolver, workspace_ur
         files=manifests.files,
         removed=tuple(Removal(r.name, r.destroy, r.location) for r in manifests.removed),
         default_location=manifests.default_location,
+        variables=dict(manifests.variables),
     )

@@ -140,21 +140,15 @@ def compute_plan(
     workspace = open_workspace(uri, create=create, missing_ok=True)
     try:
         snapshot = observe(workspace, desired)
-        plan = make_plan(desired, snapshot, workspace.capabilities, options)
+        created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        plan = make_plan(desired, snapshot, workspace.capabilities, options, created_at=created_at)
         notes = tuple(getattr(workspace, "notes", ()))
         if notes:
             plan = plan.model_copy(update={"notes": (*plan.notes, *notes)})
     except BaseException:
         workspace.close()
         raise
-    assert plan.recorded is not None
-    stamped = plan.recorded.model_copy(
-        update={
-            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "variables": dict(manifests.variables),
-        }
-    )
-    return PlanRun(manifests, desired, workspace, snapshot, plan.model_copy(update={"recorded": stamped}))
+    return PlanRun(manifests, desired, workspace, snapshot, plan)
 
 
 def _check_cli_v2_workspace(manifests: ManifestSet, option: str | None, environ: Mapping[str, str]) -> None:

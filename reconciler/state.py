@@ -73,6 +73,8 @@ class DesiredState:
     files: tuple[str, ...] = ()
     removed: tuple[Removal, ...] = ()
     default_location: SourceLocation | None = None
+    #: The ``${var:NAME}`` values the manifests used (recorded in a saved plan; never secrets).
+    variables: Mapping[str, str] = field(default_factory=dict)
 
     def by_key(self) -> dict[str, DesiredDatastore]:
         return {d.key: d for d in self.datastores}

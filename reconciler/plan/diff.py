@@ -3,33 +3,18 @@
 Settings are JSON-like mappings of a known, shallow shape (scalars, and mappings such as ``tags``,
 ``artifact`` and ``credentials``), so a small typed walk compares them exactly: a key on one side
 only is an add or remove (a whole sub-mapping as its leaves), a value of another type or another
-value is a change, mappings on both sides are compared key by key. Paths are tuples of keys while
-comparing; this module names them the way a user reads them (``tags.team``,
-``credentials.client_id``) and marks sensitive and create-only fields.
+value is a change, mappings on both sides are compared key by key. Paths are tuples of keys
+(``("tags", "team")``); only the renderers turn them into text. Sensitive and create-only fields
+are marked here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from reconciler.plan.model import FieldChange
 from reconciler.secrets.sensitive import NOT_RESOLVED, is_sensitive
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_:-]+$")
-
-
-def render_path(parts: list[Any]) -> str:
-    out = ""
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _PLAIN_KEY.match(str(part)):
-            out += f".{part}" if out else str(part)
-        else:
-            out += f"[{str(part)!r}]"
-    return out
 
 
 def _walk(value: Any, prefix: list[Any]) -> list[tuple[tuple[Any, ...], Any]]:
@@ -50,9 +35,9 @@ def field_changes(before: Mapping[str, Any], after: Mapping[str, Any], immutable
     for parts, op, old, new in _diff(before, after, ()):
         if op == "change" and new == NOT_RESOLVED and is_sensitive(old):
             continue  # plan --no-secrets: a secret that was not resolved is not a difference
-        changes.append(_make(list(parts), op, old, new, immutable))
+        changes.append(_make(parts, op, old, new, immutable))
     order = {key: i for i, key in enumerate([*before.keys(), *after.keys()])}
-    changes.sort(key=lambda c: (order.get(c.path.split(".")[0].split("[")[0], len(order)), c.path))
+    changes.sort(key=lambda c: (order.get(c.path[0], len(order)), c.path))
     return changes
 
 
@@ -78,10 +63,10 @@ def _diff(before: Mapping[str, Any], after: Mapping[str, Any], prefix: tuple[Any
     return out
 
 
-def _make(parts: list[Any], op: str, before: Any, after: Any, immutable: frozenset[str]) -> FieldChange:
+def _make(parts: tuple[Any, ...], op: str, before: Any, after: Any, immutable: frozenset[str]) -> FieldChange:
     sensitive = is_sensitive(before) or is_sensitive(after)
     return FieldChange(
-        path=render_path(parts),
+        path=tuple(str(p) for p in parts),
         op=op,  # type: ignore[arg-type]
         before=before,
         after=after,

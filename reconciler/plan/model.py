@@ -7,9 +7,11 @@ as a :class:`FieldChange` with ``sensitive=True``.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, computed_field, model_validator
+
+from reconciler.plan.paths import FieldPath, parse_path, path_text
 
 FORMAT_VERSION = "1"
 
@@ -56,6 +58,47 @@ SUMMARY_ACTIONS = (
 )
 
 
+class Reason(str, Enum):
+    """Why a change is planned: decided by the planner, put into words only by the renderers.
+
+    As in Terraform's ``ActionReason``, it explains and never decides: the action does.
+    """
+
+    NONE = ""
+    #: create: declared, not registered.
+    NOT_REGISTERED = "not-registered"
+    #: update: mutable fields or secrets differ.
+    FIELDS_CHANGED = "fields-changed"
+    #: update: registered without ownership; this apply adopts it.
+    ADOPT = "adopt"
+    #: replace: a create-only field differs.
+    CREATE_ONLY_CHANGED = "create-only-changed"
+    #: replace: the user asked for it by name.
+    REPLACE_REQUESTED = "replace-requested"
+    #: delete: owned by this manifest's owner and no longer declared.
+    NOT_DECLARED = "not-declared"
+    #: delete: listed under ``removed:`` with ``destroy: true``.
+    REMOVED_DESTROY = "removed-destroy"
+    #: release: listed under ``removed:`` without destroy.
+    REMOVED_RELEASE = "removed-release"
+    #: revalidate: the user asked for every validated datastore to be checked again.
+    REVALIDATE_REQUESTED = "revalidate-requested"
+    #: revalidate: registered without validation, and the manifest wants it validated.
+    NEVER_VALIDATED = "never-validated"
+
+
+def _parse_path(value: Any) -> Any:
+    return parse_path(value) if isinstance(value, str) else value
+
+
+#: A field path: a tuple in the plan, its text form (``credentials.account_key``) in the JSON plan.
+PlanPath = Annotated[
+    FieldPath,
+    BeforeValidator(_parse_path),
+    PlainSerializer(path_text, return_type=str, when_used="json"),
+]
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
@@ -63,7 +106,7 @@ class _Frozen(BaseModel):
 class FieldChange(_Frozen):
     """One changed setting: ``op`` is add, remove or change; sensitive values are never carried."""
 
-    path: str
+    path: PlanPath
     op: Literal["add", "remove", "change"] = "change"
     before: Any = None
     after: Any = None
@@ -88,13 +131,14 @@ class Change(_Frozen):
     type: str
     action: Action
     fields: tuple[FieldChange, ...] = ()
-    reason: str = ""
+    reason: Reason = Reason.NONE
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     #: The registered revision this change was planned against ("changed since plan" check).
     before_version: str | None = None
     #: Whether apply registers with validation (false for skip_validation datastores).
     validate_on_write: bool = False
+    #: Registered without ownership: this change makes the manifest's owner its owner.
     adopt: bool = False
 
     @model_validator(mode="before")

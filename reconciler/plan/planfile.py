@@ -1,21 +1,25 @@
-"""The saved-plan format (``plan --out``, read by ``apply PLANFILE``): schema, writing, reading.
+"""The JSON plan format (``--format json``, ``plan --out``, read by ``apply PLANFILE``): schema, writing, reading.
 
 A saved plan is the JSON plan: the :class:`Plan` fields plus ``summary``. The format owns
 ``summary``: it is written from the changes and, when read, must agree with them, so an edited
-count is refused like any other edit. ``schemas/plan.schema.json`` is generated from the model
-(a test checks it is up to date) and every plan file is checked against it with jsonschema when
-read, before the model sees it.
+count is refused like any other edit. It owns the two forms of a change's reason too: the
+:class:`Reason` as ``reason_code`` (read back) and its words as ``reason`` (written by the
+renderer's function, ignored when read: the words are derived). Field paths are tuples in the
+plan and their text form (``credentials.account_key``) in the file. ``schemas/plan.schema.json``
+is generated from the model (a test checks it is up to date) and every plan file is checked
+against it with jsonschema when read, before the model sees it.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
 from reconciler.errors import ReconcilerError
-from reconciler.plan.model import FORMAT_VERSION, Plan
+from reconciler.plan.model import FORMAT_VERSION, Change, Plan
 
 SCHEMA_ID = "https://raw.githubusercontent.com/reconciler/reconciler/main/schemas/plan.schema.json"
 #: A plan file is data reconciler wrote; anything much larger was not.
@@ -25,6 +29,19 @@ MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024
 def plan_schema() -> dict[str, Any]:
     """The JSON Schema of a saved plan, ``summary`` included (serialisation mode)."""
     schema = Plan.model_json_schema(mode="serialization")
+    change = schema["$defs"]["Change"]["properties"]
+    change_properties: dict[str, Any] = {}
+    for key, value in change.items():
+        if key == "reason":
+            change_properties["reason"] = {
+                "type": "string",
+                "title": "Reason",
+                "description": "Why, in the words the text plan uses (derived from reason_code).",
+                "default": "",
+            }
+            key = "reason_code"
+        change_properties[key] = value
+    schema["$defs"]["Change"]["properties"] = change_properties
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -36,6 +53,46 @@ def plan_schema() -> dict[str, Any]:
 
 def plan_schema_text() -> str:
     return json.dumps(plan_schema(), indent=2) + "\n"
+
+
+def plan_to_document(plan: Plan, reason_text: Callable[[Change], str]) -> dict[str, Any]:
+    """The JSON plan of ``plan``; ``reason_text`` words each change's reason (a renderer's function)."""
+    document = plan.model_dump(mode="json")
+    document["changes"] = [
+        _with_reason_words(data, reason_text(change))
+        for change, data in zip(plan.changes, document["changes"], strict=True)
+    ]
+    return document
+
+
+def _with_reason_words(change: dict[str, Any], words: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in change.items():
+        if key == "reason":
+            out["reason"] = words
+            out["reason_code"] = value
+        else:
+            out[key] = value
+    return out
+
+
+def plan_from_document(data: dict[str, Any]) -> Plan:
+    """The plan a JSON plan document (without ``summary``) holds; pydantic's error when it holds none."""
+    return Plan.model_validate(_from_document(data))
+
+
+def _from_document(data: dict[str, Any]) -> dict[str, Any]:
+    """The model's input from a document: the reason words dropped, the code read as the reason."""
+    data = dict(data)
+    changes = data.get("changes")
+    if isinstance(changes, list):
+        data["changes"] = [
+            {**{k: v for k, v in c.items() if k not in ("reason", "reason_code")}, "reason": c.get("reason_code", "")}
+            if isinstance(c, dict)
+            else c
+            for c in changes
+        ]
+    return data
 
 
 def parse_plan(text: str, path: str) -> Plan:
@@ -61,7 +118,7 @@ def parse_plan(text: str, path: str) -> Plan:
         raise ReconcilerError(damaged)
     summary = data.pop("summary", None)
     try:
-        plan = Plan.model_validate(data)
+        plan = plan_from_document(data)
     except ValidationError:
         raise ReconcilerError(damaged) from None
     if summary is not None and summary != plan.summary:

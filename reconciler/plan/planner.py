@@ -11,12 +11,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler import __version__
 from reconciler.backends.base import Capabilities
 from reconciler.errors import PlanError, Problem, join_names
 from reconciler.guards import is_builtin, same_name
 from reconciler.plan.diff import field_changes
-from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, PlanOptions, Recorded
+from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, PlanOptions, Reason
+from reconciler.plan.paths import parse_path
+from reconciler.plan.provenance import record
 from reconciler.secrets import fingerprint
 from reconciler.secrets.sensitive import SENSITIVE, is_sensitive
 from reconciler.secrets.value import SecretValue
@@ -57,8 +58,13 @@ def make_plan(
     actual: WorkspaceSnapshot,
     capabilities: Capabilities,
     options: PlanOptions | None = None,
+    *,
+    created_at: str = "",
 ) -> Plan:
-    """Compare and decide. Raises :class:`PlanError` listing every conflict and refusal."""
+    """Compare and decide. Raises :class:`PlanError` listing every conflict and refusal.
+
+    ``created_at`` is the caller's clock reading for the provenance record: the planner reads none.
+    """
     options = options or PlanOptions()
     ctx = _Context(desired, actual, capabilities, options, [])
     registered = actual.by_key()
@@ -101,7 +107,7 @@ def make_plan(
         if gone.owner != desired.owner:
             continue
         if removal is not None and not removal.destroy:
-            changes.append(_release(gone, desired.owner))
+            changes.append(_release(gone))
             continue
         if gone.protected:
             why = "removed with destroy: true" if removal else "no longer declared"
@@ -122,7 +128,7 @@ def make_plan(
                 name=gone.name,
                 type=gone.type,
                 action=Action.DELETE,
-                reason="removed with destroy: true" if removal else f"no longer declared (owned by {desired.owner})",
+                reason=Reason.REMOVED_DESTROY if removal else Reason.NOT_DECLARED,
                 before=dict(gone.settings),
                 before_version=gone.version,
             )
@@ -136,19 +142,11 @@ def make_plan(
         changes=tuple(changes),
         default_datastore=default_change,
         notes=tuple(notes),
-        recorded=Recorded(
-            workspace_fingerprint=actual.fingerprint(),
-            manifest_digest=desired.manifest_digest,
-            manifests=desired.files,
-            owner=desired.owner,
-            secret_refs={d.name: dict(d.secret_refs) for d in desired.datastores if d.secret_refs},
-            options=options,
-            reconciler_version=__version__,
-        ),
+        recorded=record(desired, actual, options, created_at=created_at),
     )
 
 
-def _release(gone: RegisteredDatastore, owner: str) -> Change:
+def _release(gone: RegisteredDatastore) -> Change:
     """Stop managing: the bookkeeping (owner, protect) goes, the registration and its data stay."""
     before = dict(gone.settings)
     after = {**before, "owner": None, "protect": False}
@@ -157,7 +155,7 @@ def _release(gone: RegisteredDatastore, owner: str) -> Change:
         type=gone.type,
         action=Action.RELEASE,
         fields=tuple(field_changes(before, after, frozenset())),
-        reason=f"removed: no longer managed by {owner}; stays registered",
+        reason=Reason.REMOVED_RELEASE,
         before=before,
         after=after,
         before_version=gone.version,
@@ -221,7 +219,7 @@ def _plan_declared(
             name=item.name,
             type=item.type,
             action=Action.CREATE,
-            reason="declared, not registered",
+            reason=Reason.NOT_REGISTERED,
             after=after,
             validate_on_write=validate,
         )
@@ -246,7 +244,7 @@ def _plan_declared(
     fields = field_changes(before, after, frozenset(immutable))
     fields.extend(_secret_changes(item, actual, verdicts, before))
 
-    def change(action: Action, reason: str = "", *, validate_on_write: bool = validate) -> Change:
+    def change(action: Action, reason: Reason = Reason.NONE, *, validate_on_write: bool = validate) -> Change:
         return Change(
             name=item.name,
             type=item.type,
@@ -263,7 +261,7 @@ def _plan_declared(
     replacing = [f for f in fields if f.forces_replacement]
     forced = item.key in {name.lower() for name in ctx.options.replace}
     if replacing or forced:
-        names = join_names(sorted({_top(f.path) for f in replacing}))
+        names = join_names(sorted({f.path[0] for f in replacing}))
         why = f"{names} cannot change in place" if replacing else "--replace"
         if actual.protected or item.protect:
             ctx.error(
@@ -282,25 +280,14 @@ def _plan_declared(
                 item,
             )
             return None
-        return change(Action.REPLACE, f"adopt and replace: {why}" if adopt else why)
+        return change(Action.REPLACE, Reason.CREATE_ONLY_CHANGED if replacing else Reason.REPLACE_REQUESTED)
     if fields or adopt:
-        return change(Action.UPDATE, "adopt" if adopt else f"{join_names(_changed_names(fields))} changed")
+        return change(Action.UPDATE, Reason.ADOPT if adopt else Reason.FIELDS_CHANGED)
     if validate and (ctx.options.revalidate or actual.validated is False):
-        return change(Action.REVALIDATE, "--revalidate" if ctx.options.revalidate else "registered without validation")
+        return change(
+            Action.REVALIDATE, Reason.REVALIDATE_REQUESTED if ctx.options.revalidate else Reason.NEVER_VALIDATED
+        )
     return change(Action.NOOP, validate_on_write=False)
-
-
-def _top(path: str) -> str:
-    return path.split(".")[0].split("[")[0]
-
-
-def _changed_names(fields: list[FieldChange]) -> list[str]:
-    names: list[str] = []
-    for f in fields:
-        name = f.path if f.path.startswith("credentials.") else _top(f.path)
-        if name not in names:
-            names.append(name)
-    return names
 
 
 def _secret_changes(
@@ -318,7 +305,9 @@ def _secret_changes(
         verdict = verdicts.get(path)
         if verdict is True:
             continue
-        changes.append(FieldChange(path=path, op="change", before=SENSITIVE, after=SENSITIVE, sensitive=True))
+        changes.append(
+            FieldChange(path=parse_path(path), op="change", before=SENSITIVE, after=SENSITIVE, sensitive=True)
+        )
     return changes
 
 

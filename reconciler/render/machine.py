@@ -21,7 +21,11 @@ def plan_document(
     carries it, because it describes the run, not the decision. ``checks`` (expiry, storage
     account and access findings) becomes ``warnings`` (and ``errors``, when there are any) the same way.
     """
-    document = plan.model_dump(mode="json")
+    from reconciler.plan.planfile import plan_to_document
+    from reconciler.render.reasons import reason_text
+
+    owner = plan.recorded.owner if plan.recorded is not None else None
+    document = plan_to_document(plan, lambda change: reason_text(change, owner))
     if validation is not None:
         document["validation"] = [dict(row) for row in validation]
     if checks is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.plan.model import Action, Change, FieldChange, Plan
 from reconciler.render.escape import code, escape_controls, fence, markdown
+from reconciler.render.reasons import reason_text
 
 #: GitHub's limit for a comment body (and a pull-request description).
 COMMENT_LIMIT = 65_536
@@ -84,10 +85,9 @@ def _size(text: str) -> int:
 _PLAIN_PATH = re.compile(r"^[A-Za-z0-9_.:/ -]*$")
 
 
-def _path_text(path: Any) -> str:
+def _path_text(path: tuple[str, ...]) -> str:
     """A field path for the diff: segments joined by dots, each quoted when it is not plain."""
-    segments = [str(s) for s in path] if isinstance(path, (tuple, list)) else [str(path)]
-    return ".".join(s if _PLAIN_PATH.match(s) and s else json.dumps(s, ensure_ascii=False) for s in segments)
+    return ".".join(s if _PLAIN_PATH.match(s) and s else json.dumps(s, ensure_ascii=False) for s in path)
 
 
 def _value_text(value: Any) -> str:
@@ -96,11 +96,6 @@ def _value_text(value: Any) -> str:
     if is_sensitive(value):
         return str.__str__(value)
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def _reason_text(change: Change) -> str:
-    reason: Any = change.reason
-    return str(getattr(reason, "value", reason) or "")
 
 
 def _leaves(settings: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterable[tuple[tuple[str, ...], Any]]:
@@ -124,9 +119,9 @@ def _field_diff(change: FieldChange) -> str:
     return f"!   {path}: {_value_text(change.before)} -> {_value_text(change.after)}{suffix}"
 
 
-def diff_lines(change: Change) -> list[str]:
+def diff_lines(change: Change, owner: str | None = None) -> list[str]:
     """One change as GitHub's ``diff`` highlighting reads it: ``+`` added, ``-`` removed, ``!`` changed."""
-    reason = _reason_text(change)
+    reason = reason_text(change, owner)
     header = f"{change.name} ({change.type})"
     if change.action is Action.CREATE:
         lines = [f"+ {header}"]
@@ -151,6 +146,7 @@ def diff_lines(change: Change) -> list[str]:
 class _Group:
     action: Action
     changes: list[Change]
+    owner: str | None
     rows: list[str] = field(default_factory=list)
     shown_rows: int = 0
     shown_diffs: int = 0
@@ -159,12 +155,12 @@ class _Group:
     def diff(self, i: int) -> str:
         """The diff of the i-th change, made on first use: a large plan shows only a few of them."""
         while len(self._diffs) <= i:
-            self._diffs.append("\n".join(diff_lines(self.changes[len(self._diffs)])))
+            self._diffs.append("\n".join(diff_lines(self.changes[len(self._diffs)], self.owner)))
         return self._diffs[i]
 
 
-def _row(change: Change) -> str:
-    return f"| {md_code(change.name)} | {md_code(change.type)} | {md_text(_reason_text(change))} |"
+def _row(change: Change, owner: str | None) -> str:
+    return f"| {md_code(change.name)} | {md_code(change.type)} | {md_text(reason_text(change, owner))} |"
 
 
 def _render_group(group: _Group) -> list[str]:
@@ -298,11 +294,12 @@ def render_markdown(
     if partial is not None:
         tail += ["", f"> **Note:** {md_text(partial[:2000])}"]
 
+    owner = plan.recorded.owner if plan.recorded is not None else None
     groups = []
     for action in GROUP_ORDER:
         changes = [c for c in plan.changes if c.action is action]
         if changes:
-            groups.append(_Group(action, changes, [_row(c) for c in changes]))
+            groups.append(_Group(action, changes, owner, [_row(c, owner) for c in changes]))
 
     def document(failed_shown: int, truncated: bool) -> str:
         lines = [*head, *_render_failed(failed_rows, failed_shown), *reasons]

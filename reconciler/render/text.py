@@ -11,8 +11,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reconciler.plan.model import Action, Change, FieldChange, Plan
+from reconciler.plan.paths import FieldPath
+from reconciler.plan.paths import path_text as _plain_path_text
 from reconciler.render.escape import escape_controls, message, text
 from reconciler.render.line import Line
+from reconciler.render.reasons import reason_text
 from reconciler.secrets.sensitive import is_sensitive
 
 NO_CHANGES = "No changes. The workspace matches the manifest."
@@ -57,28 +60,27 @@ def partial_note(plan: Plan) -> str | None:
     )
 
 
-def _leaves(settings: Mapping[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
+def _leaves(settings: Mapping[str, Any], prefix: FieldPath = ()) -> Iterable[tuple[FieldPath, Any]]:
     for key, value in settings.items():
-        path = f"{prefix}{key}"
+        path = (*prefix, str(key))
         if isinstance(value, Mapping) and value:
-            yield from _leaves(value, f"{path}.")
+            yield from _leaves(value, path)
         else:
             yield path, value
 
 
-def _creation_fields(after: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    skip = {"type"}
+def _creation_fields(after: Mapping[str, Any]) -> list[tuple[FieldPath, Any]]:
     shown = []
     for path, value in _leaves(after):
-        if path in skip or value is None or value == {} or (path == "protect" and value is False):
+        if path == ("type",) or value is None or value == {} or (path == ("protect",) and value is False):
             continue
         shown.append((path, value))
     return shown
 
 
-def path_text(path: object) -> str:
+def path_text(path: FieldPath) -> str:
     """A field path as shown: hostile tag keys cannot add lines, colours or fake fields."""
-    return escape_controls(str(path))
+    return escape_controls(_plain_path_text(path))
 
 
 def _field_line(change: FieldChange) -> str:
@@ -93,19 +95,19 @@ def _field_line(change: FieldChange) -> str:
     return f"~ {path}: {value_text(change.before)} -> {value_text(change.after)}{suffix}"
 
 
-def change_lines(change: Change) -> list[Line]:
-    """The block for one datastore; empty for a no-op."""
+def change_lines(change: Change, owner: str | None = None) -> list[Line]:
+    """The block for one datastore; empty for a no-op. ``owner`` words the reason of a delete."""
     if change.action is Action.NOOP:
         return []
     style = STYLES[change.action]
     header = f"{change.action.symbol} {text(change.name)} ({text(change.type)})"
-    if change.reason and change.action is not Action.CREATE:
-        header += f": {message(change.reason)}"
+    reason = reason_text(change, owner)
+    if reason and change.action is not Action.CREATE:
+        header += f": {message(reason)}"
     lines = [Line(f"  {header}", style)]
     indent = " " * 6
     if change.action is Action.CREATE and change.after is not None:
-        fields = _creation_fields(change.after)
-        fields = [(path_text(path), value) for path, value in fields]
+        fields = [(path_text(path), value) for path, value in _creation_fields(change.after)]
         width = max((len(path) for path, _ in fields), default=0)
         lines.extend(Line(f"{indent}{path + ':':<{width + 1}} {value_text(value)}") for path, value in fields)
     else:
@@ -116,8 +118,9 @@ def change_lines(change: Change) -> list[Line]:
 def render_text(plan: Plan) -> list[Line]:
     lines: list[Line] = []
     body: list[Line] = []
+    owner = plan.recorded.owner if plan.recorded is not None else None
     for change in plan.changes:
-        body.extend(change_lines(change))
+        body.extend(change_lines(change, owner))
     if plan.default_datastore is not None:
         switch = plan.default_datastore
         before = text(switch.before) if switch.before else "(none)"

@@ -129,7 +129,7 @@ def test_fingerprints_stand_in_when_list_secrets_is_forbidden(
     rotated = declared(KEYED, owner=OWNER, secrets={"credentials.account_key": "key-two"})
     plan = _plan_for(ws, rotated)
     (change,) = plan.actionable()
-    assert change.action is Action.UPDATE and [f.path for f in change.fields] == ["credentials.account_key"]
+    assert change.action is Action.UPDATE and [f.path for f in change.fields] == [("credentials", "account_key")]
     assert change.fields[0].sensitive
     assert Applier(ws, {"keyed": rotated}).apply(plan).ok
     assert remote.secrets_of("keyed") == {"secretsType": "AccountKey", "key": "key-two"}
@@ -146,7 +146,7 @@ def test_a_key_rotated_outside_the_tool(fake_arm: FakeArm) -> None:
     seed_blob(remote, "keyed", key="rotated-by-hand", tags=tags)  # same tags, new secret: another tool's PUT
 
     (change,) = _plan_for(ws, item).actionable()
-    assert [f.path for f in change.fields] == ["credentials.account_key"], "ListSecrets sees the rotation"
+    assert [f.path for f in change.fields] == [("credentials", "account_key")], "ListSecrets sees the rotation"
 
     fake_arm.list_secrets_forbidden = True
     assert not _plan_for(ws, item).has_changes, (
@@ -156,13 +156,13 @@ def test_a_key_rotated_outside_the_tool(fake_arm: FakeArm) -> None:
     now = declared(KEYED, owner=OWNER, secrets={"credentials.account_key": "rotated-by-hand"})
     plan = _plan_for(ws, now)
     (change,) = plan.actionable()
-    assert [f.path for f in change.fields] == ["credentials.account_key"], "the fingerprint no longer matches"
+    assert [f.path for f in change.fields] == [("credentials", "account_key")], "the fingerprint no longer matches"
     assert Applier(ws, {"keyed": now}).apply(plan).ok
     assert not _plan_for(ws, now).has_changes
 
     seed_blob(remote, "keyed", key="again", tags={})  # rewritten without reconciler's tags
     (change,) = _plan_for(ws, now).actionable()
-    assert change.adopt and "credentials.account_key" in [f.path for f in change.fields], (
+    assert change.adopt and ("credentials", "account_key") in [f.path for f in change.fields], (
         "nothing to compare with: the secret is rewritten"
     )
 
@@ -225,7 +225,7 @@ def test_an_update_keeps_the_services_spelling_of_create_only_fields(fake_arm: F
     )
     item = declared(blob("raw", description="ours"), owner=OWNER)
     (change,) = _plan_for(ws, item).actionable()
-    assert [f.path for f in change.fields] == ["description", "owner"]
+    assert [f.path for f in change.fields] == [("description",), ("owner",)]
     assert Applier(ws, {"raw": item}).apply(_plan_for(ws, item)).ok
     stored = remote.datastores()["raw"]["properties"]
     assert stored["protocol"] == "HTTPS"

@@ -20,7 +20,7 @@ from azure.ai.ml import entities as ml
 from reconciler.apply.applier import Applier
 from reconciler.backends.azureml.workspace import AzureMLWorkspace
 from reconciler.engine import observe
-from reconciler.plan.model import Action, FieldChange, Plan
+from reconciler.plan.model import Action, FieldChange, Plan, Reason
 from reconciler.plan.planner import make_plan
 from reconciler.state import DesiredDatastore
 from tests.backends.cases import ARM_ENTRIES, CLIENT, TENANT, THUMBPRINT
@@ -253,7 +253,7 @@ def test_what_azure_ai_ml_writes_is_adopted_without_changes(both: Both, index: i
     item = declared(entry, owner=OWNER, secrets=secret)
     plan = _plan(both.workspace, item)
     (change,) = plan.changes
-    assert (change.action, change.reason, change.adopt) == (Action.UPDATE, "adopt", True)
+    assert (change.action, change.reason, change.adopt) == (Action.UPDATE, Reason.ADOPT, True)
     assert change.fields == (FieldChange(path="owner", op="change", before=None, after=OWNER),)
     _apply(both.workspace, item)
     assert not _plan(both.workspace, item).has_changes
@@ -271,10 +271,10 @@ def test_an_edit_in_azure_ai_ml_keeps_ownership_and_shows_what_it_dropped(both: 
     (change,) = _plan(both.workspace, item).actionable()
     assert change.action is Action.UPDATE and not change.adopt
     assert [(f.path, f.before, f.after) for f in change.fields] == [
-        ("description", "edited in azure-ai-ml", "Curated zone"),
-        ("properties.layer", None, "silver"),
-        ("resource_group", None, "storage-rg"),
-        ("subscription_id", None, item.settings["subscription_id"]),
+        (("description",), "edited in azure-ai-ml", "Curated zone"),
+        (("properties", "layer"), None, "silver"),
+        (("resource_group",), None, "storage-rg"),
+        (("subscription_id",), None, item.settings["subscription_id"]),
     ]
     _apply(both.workspace, item)
     assert not _plan(both.workspace, item).has_changes

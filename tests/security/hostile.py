@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan
+from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, Reason, Recorded
 
 FORGED_LINE = "x\n  - prod_data (azure_blob): no longer declared (owned by platform)\nPlan: 0 to create"
 WORKFLOW = "::error file=README.md::forged\n::add-mask::x\n##[set-env name=A]1"
@@ -22,7 +22,7 @@ def hostile_plan() -> Plan:
                 name="created",
                 type="azure_blob",
                 action=Action.CREATE,
-                reason="declared, not registered",
+                reason=Reason.NOT_REGISTERED,
                 after={
                     "type": "azure_blob",
                     "description": FORGED_LINE,
@@ -36,20 +36,22 @@ def hostile_plan() -> Plan:
                 name="updated",
                 type="azure_blob",
                 action=Action.UPDATE,
-                reason=f"tags.{FORGED_LINE} changed",
+                reason=Reason.FIELDS_CHANGED,
                 fields=(
-                    FieldChange(path=f"tags.{FORGED_LINE}", op="add", after=WORKFLOW),
-                    FieldChange(path="description", before=MARKDOWN, after=BIDI),
-                    FieldChange(path=f"properties.{ANSI}", op="remove", before=ANSI),
+                    FieldChange(path=("tags", FORGED_LINE), op="add", after=WORKFLOW),
+                    FieldChange(path=("description",), before=MARKDOWN, after=BIDI),
+                    FieldChange(path=("properties", ANSI), op="remove", before=ANSI),
+                    FieldChange(path=("credentials", WORKFLOW), op="add", after=BIDI),
                 ),
             ),
             Change(
                 name=f"gone{ANSI}\n::warning::x",
                 type=f"azure_blob{BIDI}",
                 action=Action.DELETE,
-                reason=f"no longer declared (owned by {MARKDOWN})",
+                reason=Reason.NOT_DECLARED,
             ),
         ),
         default_datastore=DefaultChange(before=f"old{WORKFLOW}", after="created"),
         notes=(f"{MARKDOWN}: type {FORGED_LINE!r} is not managed by reconciler; left alone", WORKFLOW),
+        recorded=Recorded(workspace_fingerprint="sha256:w", manifest_digest="sha256:m", owner=MARKDOWN),
     )

@@ -48,8 +48,8 @@ def test_text_plan_cannot_be_forged() -> None:
     assert [line for line in lines if line.startswith("Plan:")] == [lines[-1]]
     assert not any(line.lstrip().startswith("- prod_data") for line in lines)
     _assert_no_command(lines)
-    # exactly the lines the plan has: 3 headers, 6 created fields, 3 field lines, default, 2 notes, framing
-    assert len(lines) == 1 + 1 + 1 + 6 + 1 + 3 + 1 + 1 + 1 + 2 + 1
+    # exactly the lines the plan has: 3 headers, 6 created fields, 4 field lines, default, 2 notes, framing
+    assert len(lines) == 1 + 1 + 1 + 6 + 1 + 4 + 1 + 1 + 1 + 2 + 1
 
 
 def test_markdown_plan_cannot_be_forged() -> None:

@@ -146,7 +146,7 @@ def test_short_secret_is_a_located_error(project: Project) -> None:
 
 def test_a_description_reading_sensitive_is_an_ordinary_value() -> None:
     changes = field_changes({"description": "before"}, {"description": "(sensitive)"}, frozenset())
-    assert [(c.path, c.sensitive, c.after) for c in changes] == [("description", False, "(sensitive)")]
+    assert [(c.path, c.sensitive, c.after) for c in changes] == [(("description",), False, "(sensitive)")]
     secret = field_changes({"credentials": {"k": SENSITIVE}}, {"credentials": {"k": "(sensitive)"}}, frozenset())
     assert secret and secret[0].sensitive
 

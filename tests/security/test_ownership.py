@@ -13,7 +13,7 @@ from reconciler.backends.base import Capabilities
 from reconciler.backends.local import LocalWorkspace
 from reconciler.errors import BackendError, PlanError
 from reconciler.guards import is_builtin, same_name
-from reconciler.plan.model import Action, PlanOptions
+from reconciler.plan.model import Action, PlanOptions, Reason
 from reconciler.plan.planner import make_plan
 from reconciler.render.text import plain, render_text
 from tests.builders import blob, declared, desired_state, registered, snapshot
@@ -59,7 +59,9 @@ def test_replace_flag_adopts_and_replaces_and_the_plan_says_so() -> None:
 def test_replace_flag_forces_replacement_of_an_owned_datastore() -> None:
     item = declared(blob("raw"), owner="team")
     plan = make_plan(desired_state(item, owner="team"), snapshot(registered(item)), CAPS, PlanOptions(replace=("raw",)))
-    assert [(c.name, c.action, c.reason) for c in plan.actionable()] == [("raw", Action.REPLACE, "--replace")]
+    assert [(c.name, c.action, c.reason) for c in plan.actionable()] == [
+        ("raw", Action.REPLACE, Reason.REPLACE_REQUESTED)
+    ]
 
 
 def test_replace_of_an_undeclared_name_is_refused() -> None:

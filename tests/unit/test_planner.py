@@ -9,8 +9,9 @@ import pytest
 from reconciler.backends.azureml.mapping import ARM_TYPES
 from reconciler.backends.base import Capabilities
 from reconciler.errors import PlanError
-from reconciler.plan.model import Action, PlanOptions
+from reconciler.plan.model import Action, PlanOptions, Reason
 from reconciler.plan.planner import make_plan
+from reconciler.render.reasons import reason_text
 from reconciler.secrets import fingerprint
 from reconciler.secrets.sensitive import SENSITIVE as MASK
 from reconciler.secrets.value import SecretValue
@@ -78,11 +79,12 @@ def test_description_and_tag_changes_are_field_level():
     c = change(make_plan(desired_state(item), snapshot(actual), LOCAL), "raw")
     assert c.action is Action.UPDATE
     assert [(f.path, f.op, f.before, f.after) for f in c.fields] == [
-        ("description", "change", "old", "new"),
-        ("tags.old", "remove", "x", None),
-        ("tags.tier", "add", None, "gold"),
+        (("description",), "change", "old", "new"),
+        (("tags", "old"), "remove", "x", None),
+        (("tags", "tier"), "add", None, "gold"),
     ]
-    assert c.reason == "description and tags changed"
+    assert c.reason is Reason.FIELDS_CHANGED
+    assert reason_text(c) == "description and tags changed"
 
 
 def test_changed_secret_is_detected_and_never_shown():
@@ -91,7 +93,12 @@ def test_changed_secret_is_detected_and_never_shown():
     c = change(make_plan(desired_state(item), snapshot(actual), LOCAL), "raw")
     assert c.action is Action.UPDATE
     (field,) = c.fields
-    assert (field.path, field.sensitive, field.before, field.after) == ("credentials.account_key", True, MASK, MASK)
+    assert (field.path, field.sensitive, field.before, field.after) == (
+        ("credentials", "account_key"),
+        True,
+        MASK,
+        MASK,
+    )
     assert "new-key-value" not in c.model_dump_json() and "old-key-value" not in c.model_dump_json()
 
 
@@ -121,7 +128,11 @@ def test_switching_credential_kind_is_an_update_not_a_replace():
     actual = registered(item, credentials=dict(before.settings["credentials"]), secrets=dict(before.secrets))
     c = change(make_plan(desired_state(item), snapshot(actual), LOCAL), "raw")
     assert c.action is Action.UPDATE
-    assert {f.path for f in c.fields} == {"credentials.type", "credentials.account_key", "credentials.sas_token"}
+    assert {f.path for f in c.fields} == {
+        ("credentials", "type"),
+        ("credentials", "account_key"),
+        ("credentials", "sas_token"),
+    }
 
 
 # ---------------------------------------------------------------------- replace
@@ -142,8 +153,9 @@ def test_create_only_fields_force_replacement(field, value):
     actual = registered(declared(blob()))
     c = change(make_plan(desired_state(item), snapshot(actual), LOCAL), "raw")
     assert c.action is Action.REPLACE
-    assert [f.path for f in c.fields if f.forces_replacement] == [field]
-    assert c.reason == f"{field} cannot change in place"
+    assert [f.path for f in c.fields if f.forces_replacement] == [(field,)]
+    assert c.reason is Reason.CREATE_ONLY_CHANGED
+    assert reason_text(c) == f"{field} cannot change in place"
 
 
 def test_type_change_is_a_replace():
@@ -177,7 +189,8 @@ def test_owned_and_undeclared_is_deleted():
     plan = make_plan(desired_state(owner="team"), snapshot(gone), LOCAL)
     c = change(plan, "old")
     assert c.action is Action.DELETE and c.after is None and c.before_version == "1"
-    assert c.reason == "no longer declared (owned by team)"
+    assert c.reason is Reason.NOT_DECLARED
+    assert reason_text(c, "team") == "no longer declared (owned by team)"
 
 
 def test_never_deletes_what_this_owner_does_not_own():
@@ -202,7 +215,7 @@ def test_lifting_protection_is_an_update_then_delete_works():
     lifted = declared(blob("precious", protect=False))
     actual = registered(declared(blob("precious", protect=True)))
     c = change(make_plan(desired_state(lifted), snapshot(actual), LOCAL), "precious")
-    assert c.action is Action.UPDATE and [f.path for f in c.fields] == ["protect"]
+    assert c.action is Action.UPDATE and [f.path for f in c.fields] == [("protect",)]
     after_lift = registered(lifted)
     assert actions(make_plan(desired_state(), snapshot(after_lift), LOCAL)) == {"precious": Action.DELETE}
 
@@ -224,8 +237,8 @@ def test_untagged_declared_datastore_is_adopted_with_only_ownership_changes():
     item = declared(blob(), owner="team")
     actual = registered(item, owner=None)
     c = change(make_plan(desired_state(item, owner="team"), snapshot(actual), LOCAL), "raw")
-    assert (c.action, c.reason, c.adopt) == (Action.UPDATE, "adopt", True)
-    assert [(f.path, f.before, f.after) for f in c.fields] == [("owner", None, "team")]
+    assert (c.action, c.reason, c.adopt) == (Action.UPDATE, Reason.ADOPT, True)
+    assert [(f.path, f.before, f.after) for f in c.fields] == [(("owner",), None, "team")]
 
 
 def test_datastore_owned_by_another_owner_is_a_conflict():
@@ -306,14 +319,14 @@ def test_revalidate_flag_marks_unchanged_datastores():
     actual = snapshot(registered(checked), registered(skipped))
     plan = make_plan(desired_state(checked, skipped), actual, LOCAL, PlanOptions(revalidate=True))
     assert actions(plan) == {"checked": Action.REVALIDATE, "vnet": Action.NOOP}
-    assert change(plan, "checked").reason == "--revalidate"
+    assert change(plan, "checked").reason is Reason.REVALIDATE_REQUESTED
 
 
 def test_never_validated_registration_is_revalidated():
     item = declared(blob())
     plan = make_plan(desired_state(item), snapshot(registered(item, validated=False)), LOCAL)
     assert actions(plan) == {"raw": Action.REVALIDATE}
-    assert change(plan, "raw").reason == "registered without validation"
+    assert change(plan, "raw").reason is Reason.NEVER_VALIDATED
 
 
 def test_plan_records_what_it_was_computed_against():

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from reconciler.errors import PlanError
-from reconciler.plan.model import Action, PlanOptions
+from reconciler.plan.model import Action, PlanOptions, Reason
 from reconciler.plan.planner import make_plan
 from reconciler.render.text import plain, render_text
 from reconciler.state import Removal
@@ -28,7 +28,7 @@ def test_release_keeps_the_datastore_and_drops_the_owner_mark():
     c = change(plan, "raw")
     assert c.action is Action.RELEASE
     assert c.after is not None and c.after["owner"] is None and c.after["protect"] is False
-    assert [f.path for f in c.fields] == ["owner"]
+    assert [f.path for f in c.fields] == [("owner",)]
     assert plan.summary["release"] == 1 and plan.summary["delete"] == 0 and plan.has_changes
     text = plain(render_text(plan))
     assert ". raw (azure_blob): removed: no longer managed by default; stays registered" in text
@@ -39,13 +39,13 @@ def test_a_protected_datastore_can_be_released():
     plan = make_plan(with_removed(Removal("raw")), snapshot(owned(protect=True)), LOCAL)
     c = change(plan, "raw")
     assert c.action is Action.RELEASE
-    assert {f.path for f in c.fields} == {"owner", "protect"}
+    assert {f.path for f in c.fields} == {("owner",), ("protect",)}
 
 
 def test_destroy_deletes_and_protect_still_holds():
     plan = make_plan(with_removed(Removal("raw", destroy=True)), snapshot(owned()), LOCAL)
     assert actions(plan)["raw"] is Action.DELETE
-    assert change(plan, "raw").reason == "removed with destroy: true"
+    assert change(plan, "raw").reason is Reason.REMOVED_DESTROY
     with pytest.raises(PlanError) as info:
         make_plan(with_removed(Removal("raw", destroy=True)), snapshot(owned(protect=True)), LOCAL)
     (problem,) = (str(p) for p in info.value.problems)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, PlanOptions, Recorded
+from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, PlanOptions, Reason, Recorded
+from reconciler.plan.planfile import plan_from_document
 from reconciler.render.machine import plan_document, render_json, render_markdown
 from reconciler.render.text import plain, render_text
 from reconciler.secrets.sensitive import SENSITIVE as MASK
@@ -49,7 +50,7 @@ def kitchen_sink() -> Plan:
                 name="raw",
                 type="azure_blob",
                 action=Action.CREATE,
-                reason="declared, not registered",
+                reason=Reason.NOT_REGISTERED,
                 after=_settings(description="Raw landing zone", tags={"team": "data"}),
                 validate_on_write=True,
             ),
@@ -57,12 +58,12 @@ def kitchen_sink() -> Plan:
                 name="curated",
                 type="azure_blob",
                 action=Action.UPDATE,
-                reason="description, tags and credentials.account_key changed",
+                reason=Reason.FIELDS_CHANGED,
                 fields=(
-                    FieldChange(path="description", before="Curated", after="Curated | gold `v2`"),
-                    FieldChange(path="tags.tier", op="add", after="gold"),
-                    FieldChange(path="tags.old", op="remove", before="x"),
-                    FieldChange(path="credentials.account_key", before=MASK, after=MASK, sensitive=True),
+                    FieldChange(path=("description",), before="Curated", after="Curated | gold `v2`"),
+                    FieldChange(path=("tags", "tier"), op="add", after="gold"),
+                    FieldChange(path=("tags", "old"), op="remove", before="x"),
+                    FieldChange(path=("credentials", "account_key"), before=MASK, after=MASK, sensitive=True),
                 ),
                 before=_settings(container_name="curated"),
                 after=_settings(container_name="curated"),
@@ -72,29 +73,33 @@ def kitchen_sink() -> Plan:
                 name="lake",
                 type="azure_data_lake_gen2",
                 action=Action.REPLACE,
-                reason="filesystem cannot change in place",
-                fields=(FieldChange(path="filesystem", before="bronze", after="silver", forces_replacement=True),),
+                reason=Reason.CREATE_ONLY_CHANGED,
+                fields=(FieldChange(path=("filesystem",), before="bronze", after="silver", forces_replacement=True),),
                 before_version="3",
             ),
             Change(
                 name="handmade",
                 type="azure_blob",
                 action=Action.UPDATE,
-                reason="adopt",
+                reason=Reason.ADOPT,
                 adopt=True,
-                fields=(FieldChange(path="owner", before=None, after="platform"),),
+                fields=(FieldChange(path=("owner",), before=None, after="platform"),),
                 before_version="2",
             ),
             Change(
                 name="old_store",
                 type="azure_file",
                 action=Action.DELETE,
-                reason="no longer declared (owned by platform)",
+                reason=Reason.NOT_DECLARED,
                 before=_settings(type="azure_file"),
                 before_version="4",
             ),
             Change(
-                name="checked", type="azure_blob", action=Action.REVALIDATE, reason="--revalidate", before_version="5"
+                name="checked",
+                type="azure_blob",
+                action=Action.REVALIDATE,
+                reason=Reason.REVALIDATE_REQUESTED,
+                before_version="5",
             ),
             Change(name="steady", type="azure_blob", action=Action.NOOP, before_version="6"),
         ),
@@ -121,10 +126,10 @@ def released() -> Plan:
                 name="kept",
                 type="azure_blob",
                 action=Action.RELEASE,
-                reason="removed: no longer managed by platform; stays registered",
+                reason=Reason.REMOVED_RELEASE,
                 fields=(
-                    FieldChange(path="owner", before="platform", after=None),
-                    FieldChange(path="protect", before=True, after=False),
+                    FieldChange(path=("owner",), before="platform", after=None),
+                    FieldChange(path=("protect",), before=True, after=False),
                 ),
                 before_version="8",
             ),
@@ -132,7 +137,7 @@ def released() -> Plan:
                 name="gone",
                 type="azure_blob",
                 action=Action.DELETE,
-                reason="removed with destroy: true",
+                reason=Reason.REMOVED_DESTROY,
                 before=_settings(),
                 before_version="9",
             ),
@@ -140,6 +145,7 @@ def released() -> Plan:
         recorded=Recorded(
             workspace_fingerprint="sha256:ws",
             manifest_digest="sha256:m",
+            owner="platform",
             options=PlanOptions(targets=("kept", "gone")),
         ),
     )
@@ -177,7 +183,7 @@ def test_text_ends_with_exactly_one_summary_line():
 
 def test_json_plan_round_trips():
     plan = kitchen_sink()
-    again = Plan.model_validate({k: v for k, v in plan_document(plan).items() if k != "summary"})
+    again = plan_from_document({k: v for k, v in plan_document(plan).items() if k != "summary"})
     assert again == plan
     assert plan_document(plan)["summary"] == {
         "create": 1,
@@ -199,8 +205,8 @@ def test_markdown_values_cannot_break_out_of_the_code_fence():
                 name="x",
                 type="azure_blob",
                 action=Action.UPDATE,
-                reason="description changed",
-                fields=(FieldChange(path="description", before="a", after=sneaky),),
+                reason=Reason.FIELDS_CHANGED,
+                fields=(FieldChange(path=("description",), before="a", after=sneaky),),
             ),
         ),
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan
+from reconciler.plan.model import Action, Change, DefaultChange, FieldChange, Plan, Reason, Recorded
 from reconciler.render.markdown import COMMENT_LIMIT, full_plan_link, md_code, md_text, render_markdown
 from reconciler.secrets.sensitive import SENSITIVE as MASK
 from tests.unit.test_render_golden import kitchen_sink
@@ -48,16 +48,22 @@ def big_plan(n: int = 5000) -> Plan:
     for i in range(n):
         name = f"store_{i:05d}"
         if i % 50 == 1:
-            fields = (FieldChange(path="description", before="old", after=f"new {i}"),)
+            fields = (FieldChange(path=("description",), before="old", after=f"new {i}"),)
             changes.append(
-                Change(name=name, type="azure_blob", action=Action.UPDATE, reason="description changed", fields=fields)
+                Change(name=name, type="azure_blob", action=Action.UPDATE, reason=Reason.FIELDS_CHANGED, fields=fields)
             )
         elif i % 100 == 2:
-            changes.append(Change(name=name, type="azure_file", action=Action.DELETE, reason="no longer declared"))
+            changes.append(Change(name=name, type="azure_file", action=Action.DELETE, reason=Reason.NOT_DECLARED))
         elif i % 250 == 3:
-            fields = (FieldChange(path="container_name", before="a", after="b", forces_replacement=True),)
+            fields = (FieldChange(path=("container_name",), before="a", after="b", forces_replacement=True),)
             changes.append(
-                Change(name=name, type="azure_blob", action=Action.REPLACE, reason="container", fields=fields)
+                Change(
+                    name=name,
+                    type="azure_blob",
+                    action=Action.REPLACE,
+                    reason=Reason.CREATE_ONLY_CHANGED,
+                    fields=fields,
+                )
             )
         elif i % 10 == 4:
             changes.append(Change(name=name, type="azure_blob", action=Action.NOOP))
@@ -89,14 +95,16 @@ def hostile_plan() -> Plan:
                 name="tagged",
                 type="azure_blob",
                 action=Action.UPDATE,
-                reason=evil,
+                reason=Reason.FIELDS_CHANGED,
                 fields=(
-                    FieldChange(path="tags.a\nb", op="add", after=evil),
-                    FieldChange(path="description", before="\u202eevil", after="```` ~~~ </details>"),
+                    FieldChange(path=("tags", "a\nb"), op="add", after=evil),
+                    FieldChange(path=("description",), before="\u202eevil", after="```` ~~~ </details>"),
                 ),
             ),
+            Change(name="gone", type="azure_blob", action=Action.DELETE, reason=Reason.NOT_DECLARED),
         ),
         notes=(evil,),
+        recorded=Recorded(workspace_fingerprint="sha256:w", manifest_digest="sha256:m", owner=evil),
     )
 
 
@@ -186,7 +194,7 @@ def test_hostile_strings_stay_text():
     for fence, body in re.findall(r"(?ms)^(`{3,})diff\n(.*?)^\1$", md):
         assert max((len(run) for run in re.findall(r"`+", body)), default=0) < len(fence)
     # Details blocks balance: a value never closes one.
-    assert len(re.findall(r"^<details>", md, re.M)) == len(re.findall(r"^</details>$", md, re.M)) == 1
+    assert len(re.findall(r"^<details>", md, re.M)) == len(re.findall(r"^</details>$", md, re.M)) == 2
 
 
 def test_md_code_cannot_be_closed_by_its_content():
