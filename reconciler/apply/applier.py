@@ -103,14 +103,13 @@ class Applier:
             return self._apply(plan)
         except KeyboardInterrupt:
             self._stop.set()
-            finished = {(e.name, e.action) for e in self._report.final()}
+            # Items are (datastore, action): a datastore created and made the default is two items.
+            settled = {(e.name, e.action) for e in self._report.events if e.status is not Status.STARTED}
             pending = [(c.name, c.action.value) for c in plan.actionable()]
             if plan.default_datastore is not None:
-                pending.append(("default datastore", "default"))
+                pending.append((plan.default_datastore.after, "default"))
             for name, action in pending:
-                if (name, action) not in finished and not any(
-                    e.name == name and e.status is not Status.STARTED for e in self._report.events
-                ):
+                if (name, action) not in settled:
                     self._report.events.append(
                         ApplyEvent(name, action, Status.NOT_APPLIED, f"not applied: {INTERRUPTED}")
                     )
@@ -126,7 +125,7 @@ class Applier:
             if ok:
                 ok = self._switch_default(plan)
             else:
-                self._skip("default datastore", "default", "an earlier write failed")
+                self._skip(plan.default_datastore.after, "default", "an earlier write failed")
         if ok:
             self._run_phase(deletes)
         else:
@@ -191,7 +190,7 @@ class Applier:
     def _switch_default(self, plan: Plan) -> bool:
         switch = plan.default_datastore
         assert switch is not None
-        name = f"default datastore -> {switch.after}"
+        name = switch.after  # the event of action "default": this datastore becomes the default
         self._emit(ApplyEvent(name, "default", Status.STARTED))
         started = time.monotonic()
         try:

@@ -24,10 +24,15 @@ VERBS = {
 }
 
 
+def _subject(event: ApplyEvent) -> str:
+    """What an event is about, as shown: the datastore, or the default switch to it."""
+    return f"default datastore -> {text(event.name)}" if event.action == "default" else text(event.name)
+
+
 def event_line(event: ApplyEvent) -> Line | None:
     """One progress line for an event (None for events that need none)."""
     doing, done = VERBS.get(event.action, (event.action, event.action))
-    name = text(event.name)
+    name = _subject(event)
     if event.status is Status.STARTED:
         return Line(f"{name}: {doing}...")
     if event.status is Status.APPLIED:
@@ -75,18 +80,18 @@ def summary_lines(report: ApplyReport, *, partial: bool = False, interrupted: bo
     headline = "Interrupted" if interrupted else "Apply failed"
     out = [Line(""), Line(f"{headline}: {len(failed)} failed, {len(skipped)} not applied; {done}.", "bold red")]
     if applied:
-        out.append(Line("Applied: " + ", ".join(f"{text(e.name)} ({e.action})" for e in applied)))
+        out.append(Line("Applied: " + ", ".join(f"{_subject(e)} ({e.action})" for e in applied)))
     for e in failed:
-        out.append(Line(f"Failed: {text(e.name)} ({e.action}): {message(e.message)}", "red"))
+        out.append(Line(f"Failed: {_subject(e)} ({e.action}): {message(e.message)}", "red"))
     from reconciler.apply.applier import INTERRUPTED
 
     cut = [e for e in skipped if e.message == f"not applied: {INTERRUPTED}"]
     for e in skipped:
         if e not in cut:
             reason = message(e.message.removeprefix("not applied: "))
-            out.append(Line(f"Not applied: {text(e.name)} ({e.action}): {reason}"))
+            out.append(Line(f"Not applied: {_subject(e)} ({e.action}): {reason}"))
     if cut:
-        names = ", ".join(text(e.name) for e in cut[:10]) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
+        names = ", ".join(_subject(e) for e in cut[:10]) + (f" and {len(cut) - 10} more" if len(cut) > 10 else "")
         out.append(Line(f"Not applied (interrupted before they started): {names}"))
     if interrupted:
         out.append(Line("Run apply again to finish; it continues from where this run stopped."))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.apply.applier import Applier, Status
+from reconciler.apply.applier import Applier, ApplyInterrupted, Status
 from reconciler.backends.base import WriteRequest
 from reconciler.backends.local import LocalWorkspace
 from reconciler.engine import observe
@@ -22,6 +22,7 @@ class RecordingWorkspace(LocalWorkspace):
     def __init__(self, path: Path, fail: set[str] | None = None) -> None:
         super().__init__(path)
         self.fail = fail or set()
+        self.interrupt: set[str] = set()
         self.calls: list[str] = []
 
     def write(self, request: WriteRequest) -> str:
@@ -32,6 +33,8 @@ class RecordingWorkspace(LocalWorkspace):
 
     def delete(self, name: str, *, expected_version: str) -> None:
         self.calls.append(f"delete {name}")
+        if name in self.interrupt:
+            raise KeyboardInterrupt
         super().delete(name, expected_version=expected_version)
 
     def set_default(self, name: str, *, expected_default: str | None) -> None:
@@ -58,6 +61,19 @@ def test_writes_then_default_then_deletes(ws: RecordingWorkspace):
     assert report.counts() == {"update": 1, "create": 1, "default": 1, "delete": 1}
 
 
+def test_ctrl_c_reports_each_datastore_and_the_default_switch_as_what_it_was(ws: RecordingWorkspace):
+    """The default switch to a datastore created in the same run is its own item: done is done."""
+    apply(ws, desired_state(declared(blob("old")), declared(blob("older"))))
+    ws.interrupt = {"old"}
+    desired = desired_state(declared(blob("new")), default="new")
+    plan = make_plan(desired, observe(ws, desired), ws.capabilities)
+    with pytest.raises(ApplyInterrupted) as info:
+        Applier(ws, desired.by_key(), parallelism=1).apply(plan)
+    report = info.value.report
+    assert {(e.name, e.action) for e in report.with_status(Status.APPLIED)} == {("new", "create"), ("new", "default")}
+    assert ("new", "default") not in {(e.name, e.action) for e in report.with_status(Status.NOT_APPLIED)}
+
+
 def test_partial_failure_reports_exactly_and_skips_later_phases(ws: RecordingWorkspace):
     apply(ws, desired_state(declared(blob("gone"))))
     ws.fail = {"bad"}
@@ -67,7 +83,7 @@ def test_partial_failure_reports_exactly_and_skips_later_phases(ws: RecordingWor
     assert [(e.name, e.status) for e in report.with_status(Status.APPLIED)] == [("good", Status.APPLIED)]
     assert [(e.name, e.message) for e in report.with_status(Status.FAILED)] == [("bad", "bad: the service said no")]
     not_applied = {(e.name, e.action) for e in report.with_status(Status.NOT_APPLIED)}
-    assert not_applied == {("default datastore", "default"), ("gone", "delete")}
+    assert not_applied == {("good", "default"), ("gone", "delete")}
     assert "delete gone" not in ws.calls and not any(c.startswith("default") for c in ws.calls)
 
     ws.fail = set()
