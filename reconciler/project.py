@@ -212,18 +212,15 @@ class _Checker:
             return None
         from reconciler.backends import parse_workspace_uri
         from reconciler.errors import WorkspaceUriError
+        from reconciler.registry import allowed_forms, invalid_uri_message
 
         if not isinstance(value, str):
-            self.problem("workspace must be a string: local:PATH or azureml://...", path)
+            self.problem(f"workspace must be a string: {allowed_forms()}", path)
             return None
         try:
             parse_workspace_uri(value)
         except WorkspaceUriError:
-            self.problem(
-                "invalid workspace URI: expected local:PATH or "
-                "azureml://subscriptions/SUB/resourceGroups/RG/workspaces/WS (SUB a GUID)",
-                path,
-            )
+            self.problem(invalid_uri_message(), path)
             return None
         if value.startswith("local:") and not os.path.isabs(value[len("local:") :]):
             # Relative to the project file, like every other path in it.

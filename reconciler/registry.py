@@ -101,6 +101,11 @@ def allowed_forms() -> str:
     return " or ".join(b.syntax for b in BACKENDS.values())
 
 
+def invalid_uri_message() -> str:
+    """What a manifest or project file is told about a workspace URI of no known form."""
+    return f"invalid workspace URI: expected {allowed_forms()} (SUB a GUID)"
+
+
 def backend_for(uri: str) -> Backend | None:
     scheme, sep, _ = uri.partition(":")
     return BACKENDS.get(scheme.lower()) if sep else None

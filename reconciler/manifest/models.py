@@ -49,7 +49,7 @@ from reconciler.catalog import (
 )
 from reconciler.errors import WorkspaceUriError
 from reconciler.manifest.policy import Policy
-from reconciler.registry import allowed_forms, parse_workspace_uri
+from reconciler.registry import invalid_uri_message, parse_workspace_uri
 from reconciler.secrets.refs import ALLOWED_FORMS, SecretRef, parse_ref
 
 __all__ = ["BUILTIN_DATASTORES", "DATASTORE_MODELS", "DATASTORE_TYPES", "Datastore", "Manifest", "validate_manifest"]
@@ -528,7 +528,7 @@ class ManifestHead(StrictModel):
         try:
             parse_workspace_uri(uri)
         except WorkspaceUriError:
-            raise ValueError(f"invalid workspace URI: expected {allowed_forms()} (SUB a GUID)") from None
+            raise ValueError(invalid_uri_message()) from None
         return uri
 
 
