@@ -1,7 +1,7 @@
 """Where Azure Resource Manager is, per cloud, and how hard to retry: read from the environment.
 
 Sovereign clouds have their own ARM endpoint, token scope and Key Vault DNS suffix.
-``RECONCILER_AZURE_CLOUD`` picks a row of :data:`CLOUDS`; the specific variables override it
+``RECONCILER_AZURE_CLOUD`` picks a row of :data:`reconciler.clouds.CLOUDS`; the specific variables override it
 (that is also how the tests point the backend at the local fake ARM):
 
 ==============================  ==================================================
@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from reconciler.clouds import CLOUDS, Cloud
 from reconciler.errors import BackendError
 
 CLOUD_ENV = "RECONCILER_AZURE_CLOUD"
@@ -39,45 +40,6 @@ SERVER_ERROR_ATTEMPTS_ENV = "RECONCILER_ARM_SERVER_ERROR_ATTEMPTS"
 SERVER_ERROR_SECONDS_ENV = "RECONCILER_ARM_SERVER_ERROR_SECONDS"
 
 DEFAULT_API_VERSION = "2025-12-01"
-
-
-@dataclass(frozen=True)
-class Cloud:
-    """The endpoints of one Azure cloud that reconciler talks to."""
-
-    name: str
-    arm_endpoint: str
-    keyvault_dns_suffix: str
-    storage_endpoint: str
-    authority_host: str
-
-
-CLOUDS: dict[str, Cloud] = {
-    c.name.lower(): c
-    for c in (
-        Cloud(
-            "AzureCloud",
-            "https://management.azure.com",
-            "vault.azure.net",
-            "core.windows.net",
-            "login.microsoftonline.com",
-        ),
-        Cloud(
-            "AzureChinaCloud",
-            "https://management.chinacloudapi.cn",
-            "vault.azure.cn",
-            "core.chinacloudapi.cn",
-            "login.chinacloudapi.cn",
-        ),
-        Cloud(
-            "AzureUSGovernment",
-            "https://management.usgovcloudapi.net",
-            "vault.usgovcloudapi.net",
-            "core.usgovcloudapi.net",
-            "login.microsoftonline.us",
-        ),
-    )
-}
 
 
 def current_cloud(environ: Mapping[str, str] | None = None) -> Cloud:

@@ -23,34 +23,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.clouds import service_suffixes
 from reconciler.errors import ReconcilerError
 
 SECRETS_ROOT_ENV = "RECONCILER_SECRETS_ROOT"
 ALLOW_ENDPOINTS_ENV = "RECONCILER_ALLOW_ENDPOINTS"
 
 #: The DNS suffixes each service has in the public and sovereign clouds (China, US Government).
-CLOUD_SUFFIXES: dict[str, tuple[str, ...]] = {
-    "blob": ("blob.core.windows.net", "blob.core.chinacloudapi.cn", "blob.core.usgovcloudapi.net"),
-    "file": ("file.core.windows.net", "file.core.chinacloudapi.cn", "file.core.usgovcloudapi.net"),
-    "dfs": ("dfs.core.windows.net", "dfs.core.chinacloudapi.cn", "dfs.core.usgovcloudapi.net"),
-    "adls_gen1": ("azuredatalakestore.net", "azuredatalakestore.usgovcloudapi.net"),
-    "onelake": ("dfs.fabric.microsoft.com",),
-    "sql": ("database.windows.net", "database.chinacloudapi.cn", "database.usgovcloudapi.net"),
-    "postgres": (
-        "postgres.database.azure.com",
-        "postgres.database.chinacloudapi.cn",
-        "postgres.database.usgovcloudapi.net",
-    ),
-    "mysql": ("mysql.database.azure.com", "mysql.database.chinacloudapi.cn", "mysql.database.usgovcloudapi.net"),
-    "aad": (
-        "login.microsoftonline.com",
-        "login.windows.net",
-        "login.chinacloudapi.cn",
-        "login.partner.microsoftonline.cn",
-        "login.microsoftonline.us",
-    ),
-    "keyvault": ("vault.azure.net", "vault.azure.cn", "vault.usgovcloudapi.net"),
-}
+CLOUD_SUFFIXES: dict[str, tuple[str, ...]] = service_suffixes()
 #: Services spoken over TLS on a fixed port: a cloud host on another port is not the service.
 _HTTPS_SERVICES = frozenset({"blob", "file", "dfs", "adls_gen1", "onelake", "aad", "keyvault"})
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from reconciler.clouds import PUBLIC
 from reconciler.secrets.trust import Destination, TrustPolicy, is_ip
 from reconciler.validation.addressing import sql_address
 
@@ -27,7 +28,7 @@ def _authority(credentials: Mapping[str, object]) -> Destination:
     if isinstance(url, str) and url:
         parts = urlsplit(url)
         return Destination("aad", parts.hostname or "", parts.port, parts.scheme, "credentials.authority_url")
-    return Destination("aad", "login.microsoftonline.com", field="credentials.authority_url")
+    return Destination("aad", PUBLIC.authority_host, field="credentials.authority_url")
 
 
 _STORAGE_SERVICE = {"azure_blob": "blob", "azure_file": "file", "azure_data_lake_gen2": "dfs"}
@@ -48,7 +49,7 @@ def destinations(settings: Mapping[str, object]) -> list[Destination]:
         out.append(_authority(credentials))
     if kind in _STORAGE_SERVICE:
         service = _STORAGE_SERVICE[kind]
-        endpoint = str(settings.get("endpoint") or "core.windows.net")
+        endpoint = str(settings.get("endpoint") or PUBLIC.storage_endpoint)
         scheme = str(settings.get("protocol") or "https")
         host, port = _split(endpoint)
         if host.lower() != "localhost" and not is_ip(host):

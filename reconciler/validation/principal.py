@@ -13,7 +13,7 @@ import binascii
 from typing import Any
 from urllib.parse import urlsplit
 
-from reconciler.azure.cloud import CLOUDS
+from reconciler.clouds import CLOUDS
 from reconciler.state import DesiredDatastore
 from reconciler.validation.reasons import one_line
 from reconciler.validation.runner import ProbeFailure

@@ -35,3 +35,20 @@ def test_arm_and_key_vault_refuse_the_same_typo(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv(keyvault.RETRY_TOTAL_ENV, "three")
     with pytest.raises(BackendError, match=keyvault.RETRY_TOTAL_ENV):
         keyvault.KeyVaultFetcher()
+
+
+def test_one_cloud_table_serves_sign_in_and_the_trust_policy() -> None:
+    """Every cloud's ARM-side hosts are hosts the trust policy lets a secret go to."""
+    from reconciler.clouds import CLOUDS
+    from reconciler.secrets.trust import Destination, is_cloud_host
+
+    for c in CLOUDS.values():
+        assert cloud.CLOUDS[c.name.lower()] is c
+        for service, host in [
+            ("aad", c.authority_host),
+            ("keyvault", f"contoso.{c.keyvault_dns_suffix}"),
+            ("blob", f"acct.blob.{c.storage_endpoint}"),
+            ("dfs", f"acct.dfs.{c.storage_endpoint}"),
+        ]:
+            assert is_cloud_host(Destination(service, host)), (c.name, service, host)
+    assert not is_cloud_host(Destination("blob", "acct.blob.core.windows.net.evil.example"))
