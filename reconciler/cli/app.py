@@ -88,12 +88,25 @@ def console_of(ctx: click.Context) -> Console:
     return console
 
 
+class _StorageKeys:
+    """The storage-key fetcher, loaded (with the ARM client modules) when a ``${storagekey:...}`` is resolved."""
+
+    def __init__(self) -> None:
+        self._fetcher: Any = None
+
+    def fetch(self, keys: Any) -> Any:
+        if self._fetcher is None:
+            from reconciler.azure.storagekey import StorageKeyFetcher
+
+            self._fetcher = StorageKeyFetcher()
+        return self._fetcher.fetch(keys)
+
+
 def resolver(trust: Any = None) -> Any:
     from reconciler.azure.keyvault import KeyVaultFetcher
-    from reconciler.azure.storagekey import StorageKeyFetcher
     from reconciler.secrets.resolve import SecretResolver
 
-    return SecretResolver(keyvault=KeyVaultFetcher(), storage_keys=StorageKeyFetcher(), trust=trust)
+    return SecretResolver(keyvault=KeyVaultFetcher(), storage_keys=_StorageKeys(), trust=trust)
 
 
 def trust_options(command: Any) -> Any:

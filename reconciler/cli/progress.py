@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from reconciler.apply.applier import ApplyEvent, ApplyReport, Status
 from reconciler.console import Console
 from reconciler.engine import Reporter
-from reconciler.render.apply import event_json, event_line
 from reconciler.validation.runner import Outcome, ProbeResult
+
+if TYPE_CHECKING:  # the applier and its renderer load only when apply reports events (not for plan)
+    from reconciler.apply.applier import ApplyEvent, ApplyReport
 
 #: Plan shows probe progress only when probing takes longer than this.
 PROBE_PROGRESS_AFTER_SECONDS = 1.0
@@ -99,6 +101,9 @@ class TerminalReporter(Reporter):
             self._bar = _Bar(self.console, "Applying", count, transient=False)
 
     def apply_event(self, event: ApplyEvent) -> None:
+        from reconciler.apply.applier import Status
+        from reconciler.render.apply import event_line
+
         if event.status is Status.STARTED:
             return
         with self._lock:
@@ -125,6 +130,9 @@ class LineReporter(Reporter):
         self.err = err
 
     def apply_event(self, event: ApplyEvent) -> None:
+        from reconciler.apply.applier import Status
+        from reconciler.render.apply import event_line
+
         if event.status is Status.STARTED:
             return
         line = event_line(event)
@@ -139,6 +147,8 @@ class JsonLinesReporter(Reporter):
         self.console = console
 
     def apply_event(self, event: ApplyEvent) -> None:
+        from reconciler.render.apply import event_json
+
         self.console.raw(event_json(event) + "\n")
 
 

@@ -11,11 +11,13 @@ read, the check says which permission it needs instead of failing the plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reconciler.azure.arm import ArmCallError, ArmReader, Memo, storage_account_id
 from reconciler.state import DesiredDatastore
 from reconciler.validation.findings import Check, Finding, Severity
+
+if TYPE_CHECKING:  # the ARM client modules load only when an account is read (not for a local plan)
+    from reconciler.azure.arm import ArmReader, Memo
 
 #: Datastore types that live in a storage account, and the child resource they point at.
 STORAGE_TYPES = {
@@ -41,6 +43,8 @@ class StorageTarget:
 
     @property
     def id(self) -> str:
+        from reconciler.azure.arm import storage_account_id
+
         return storage_account_id(self.subscription, self.resource_group, self.account)
 
     def describe(self) -> str:
@@ -82,6 +86,8 @@ def _user_delegation_sas(item: DesiredDatastore) -> bool:
 
 
 def check_account(item: DesiredDatastore, target: StorageTarget, reader: ArmReader, memo: Memo) -> list[Finding]:
+    from reconciler.azure.arm import ArmCallError
+
     try:
         account = read_account(reader, memo, target)
     except ArmCallError as exc:
@@ -135,6 +141,8 @@ def check_account(item: DesiredDatastore, target: StorageTarget, reader: ArmRead
 
 
 def _check_child(item: DesiredDatastore, target: StorageTarget, reader: ArmReader) -> list[Finding]:
+    from reconciler.azure.arm import ArmCallError
+
     field, noun, _ = STORAGE_TYPES[item.type]
     name = str(item.settings.get(field))
     client = reader.storage_client(target.subscription)
