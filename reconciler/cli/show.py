@@ -38,17 +38,22 @@ def show(ctx: click.Context, files: tuple[str, ...], workspace: str | None, fmt:
 
 def _peek_workspace(files: Sequence[str]) -> str | None:
     """The manifest's ``workspace:`` without validating the rest (show must work with a broken manifest)."""
-    from reconciler.manifest.load import manifest_files
+    from reconciler.manifest.load import expand_directories, manifest_files, read_manifest_bytes
     from reconciler.manifest.yamlsource import parse_yaml
 
-    for path in manifest_files(files):
+    paths, _ = expand_directories(manifest_files(files))  # -f DIR: its files (az ml files name no workspace)
+    for path in paths:
         try:
-            with open(path, encoding="utf-8") as handle:
-                doc, _ = parse_yaml(handle.read(), path)
-        except OSError:
+            text = read_manifest_bytes(path).decode("utf-8-sig")
+        except FileNotFoundError:
             if files:
                 raise ReconcilerError(f"{path}: manifest file not found") from None
             continue
+        except OSError as exc:
+            raise ReconcilerError(f"{path}: cannot read manifest: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            continue  # not this command's business: validate reports it
+        doc, _ = parse_yaml(text, path)
         if isinstance(doc.data, dict) and isinstance(doc.data.get("workspace"), str):
             return str(doc.data["workspace"])
     return None

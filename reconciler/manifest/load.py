@@ -141,14 +141,51 @@ def read_files(paths: Sequence[str]) -> tuple[list[tuple[str, bytes]], list[Prob
             continue
         given[real] = path
         try:
-            contents.append((path, Path(path).read_bytes()))
+            data = read_manifest_bytes(path)
         except FileNotFoundError:
             problems.append(Problem(f"{path}: manifest file not found"))
         except IsADirectoryError:
             problems.append(Problem(f"{path}: is a directory, expected a manifest file"))
         except OSError as exc:
             problems.append(Problem(f"{path}: cannot read manifest: {exc.strerror}"))
+        else:
+            contents.append((path, data))
     return contents, problems
+
+
+#: A manifest file is at most this large (an input bound; the YAML it expands to is bounded too).
+MAX_MANIFEST_BYTES = 8 * 1024 * 1024
+
+
+def read_manifest_bytes(path: str) -> bytes:
+    """A manifest's bytes: a regular file (a FIFO or device is refused, never waited on) of bounded size.
+
+    A manifest path may be a symbolic link from an untrusted pull request (``-> /dev/zero``).
+    Raises ``OSError`` whose ``strerror`` says what is wrong.
+    """
+    import errno
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (a device, FIFO or socket is refused)")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_MANIFEST_BYTES:
+            chunk = os.read(fd, min(1024 * 1024, MAX_MANIFEST_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_MANIFEST_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB")
+    return b"".join(chunks)
 
 
 def digest_of(contents: Sequence[tuple[str, bytes]]) -> str:

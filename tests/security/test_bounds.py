@@ -23,6 +23,25 @@ datastores:
 """
 
 
+@pytest.mark.parametrize("command", ["validate", "plan", "show"])
+def test_a_manifest_that_is_a_device_or_fifo_is_refused_not_read(project: Project, command: str) -> None:
+    """A pull request can commit ``datastores.yaml -> /dev/zero``: refused at once, never read or waited on."""
+    os.symlink("/dev/zero", project.root / "datastores.yaml")
+    os.mkfifo(project.root / "pipe.yaml")
+    for args in ([], ["-f", "pipe.yaml"]):
+        result = project.run(command, *args, timeout=60)
+        assert result.code == 1, result.all
+        assert "not a regular file" in result.err and "Traceback" not in result.all
+    assert not (project.root / ".reconciler").exists()
+
+
+def test_a_manifest_larger_than_8_mib_is_refused(project: Project) -> None:
+    project.write("datastores.yaml", SIMPLE + "#" * (8 * 1024 * 1024) + "\n")
+    result = project.run("validate")
+    assert result.code == 1
+    assert "datastores.yaml: cannot read manifest: larger than 8 MiB" in result.err
+
+
 def test_yaml_alias_expansion_is_capped_by_size(project: Project) -> None:
     """A small file whose aliases repeat a long string is refused before it becomes gigabytes."""
     big = "x" * 200_000
