@@ -18,6 +18,7 @@ repository never changes what a command in it does. Every problem is reported at
 from __future__ import annotations
 
 import difflib
+import errno
 import glob
 import os
 import re
@@ -108,16 +109,18 @@ def _display(path: Path) -> str:
 
 
 def load_project(path: Path) -> Project:
+    from reconciler.manifest.inputfile import read_input
     from reconciler.manifest.yamlsource import parse_yaml
 
     shown = _display(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_PROJECT_BYTES + 1)
+        data = read_input(str(path), MAX_PROJECT_BYTES)
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            raise ProjectError(
+                [Problem(f"larger than {MAX_PROJECT_BYTES} bytes", SourceLocation(shown, 1, 1))]
+            ) from None
         raise ProjectError([Problem(f"{shown}: cannot read project file: {exc.strerror}")]) from None
-    if len(data) > MAX_PROJECT_BYTES:
-        raise ProjectError([Problem(f"larger than {MAX_PROJECT_BYTES} bytes", SourceLocation(shown, 1, 1))])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from reconciler import catalog
 from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.manifest.cliv2 import CliV2Document, as_manifest, env_reference, is_cli_v2, own_field
+from reconciler.manifest.inputfile import read_input
 from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest, validate_manifest
 from reconciler.manifest.variables import VariableInputs
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
@@ -158,34 +159,8 @@ MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 
 def read_manifest_bytes(path: str) -> bytes:
-    """A manifest's bytes: a regular file (a FIFO or device is refused, never waited on) of bounded size.
-
-    A manifest path may be a symbolic link from an untrusted pull request (``-> /dev/zero``).
-    Raises ``OSError`` whose ``strerror`` says what is wrong.
-    """
-    import errno
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file (a device, FIFO or socket is refused)")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_MANIFEST_BYTES:
-            chunk = os.read(fd, min(1024 * 1024, MAX_MANIFEST_BYTES + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if size > MAX_MANIFEST_BYTES:
-        raise OSError(errno.EFBIG, f"larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB")
-    return b"".join(chunks)
+    """A manifest's bytes (see :func:`reconciler.manifest.inputfile.read_input`), at most 8 MiB."""
+    return read_input(path, MAX_MANIFEST_BYTES)
 
 
 def digest_of(contents: Sequence[tuple[str, bytes]]) -> str:

@@ -9,10 +9,10 @@ pull-request annotations.
 
 from __future__ import annotations
 
+import errno
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.catalog import TYPES
@@ -122,20 +122,21 @@ def load_policy_file(path: str) -> PolicySource:
     """Read ``--policy FILE`` (YAML with a top-level ``policy:`` mapping); problems raise located."""
     from pydantic import ValidationError
 
+    from reconciler.manifest.inputfile import read_input
     from reconciler.manifest.messages import problems_from_validation
     from reconciler.manifest.policy import PolicyFile
     from reconciler.manifest.yamlsource import parse_yaml
 
-    file = Path(path)
     try:
-        if file.stat().st_size > MAX_POLICY_FILE_BYTES:
-            raise ManifestError([Problem(f"{path}: policy file is larger than {MAX_POLICY_FILE_BYTES // 1024} KiB")])
-        text = file.read_bytes().decode("utf-8-sig")
+        text = read_input(str(path), MAX_POLICY_FILE_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise ManifestError([Problem(f"{path}: policy file not found")]) from None
     except UnicodeDecodeError:
         raise ManifestError([Problem(f"{path}: policy file is not UTF-8 text")]) from None
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            too_large = f"{path}: policy file is larger than {MAX_POLICY_FILE_BYTES // 1024} KiB"
+            raise ManifestError([Problem(too_large)]) from None
         raise ManifestError([Problem(f"{path}: cannot read policy file: {exc.strerror}")]) from None
     doc, problems = parse_yaml(text, path)
     if problems:

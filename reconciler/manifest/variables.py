@@ -17,6 +17,7 @@ size-bounded, and messages name variables but never quote their values.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -149,19 +150,20 @@ def check_mapping(
 
 def read_var_file(path: str) -> tuple[dict[str, Variable], list[Problem]]:
     """A YAML file of ``NAME: value`` pairs, bounded in size; problems are located."""
+    from reconciler.manifest.inputfile import read_input
     from reconciler.manifest.yamlsource import parse_yaml
 
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_VAR_FILE_BYTES + 1)
+        data = read_input(path, MAX_VAR_FILE_BYTES)
     except FileNotFoundError:
         return {}, [Problem(f"{path}: variable file not found")]
     except IsADirectoryError:
         return {}, [Problem(f"{path}: is a directory, expected a variable file (YAML)")]
     except OSError as exc:
+        if exc.errno == errno.EFBIG:
+            too_large = f"variable file is larger than {MAX_VAR_FILE_BYTES} bytes"
+            return {}, [Problem(too_large, SourceLocation(path, 1, 1))]
         return {}, [Problem(f"{path}: cannot read variable file: {exc.strerror}")]
-    if len(data) > MAX_VAR_FILE_BYTES:
-        return {}, [Problem(f"variable file is larger than {MAX_VAR_FILE_BYTES} bytes", SourceLocation(path, 1, 1))]
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -35,6 +35,20 @@ def test_a_manifest_that_is_a_device_or_fifo_is_refused_not_read(project: Projec
     assert not (project.root / ".reconciler").exists()
 
 
+def test_project_and_variable_files_that_are_fifos_are_refused_not_waited_on(project: Project) -> None:
+    project.write("datastores.yaml", SIMPLE)
+    os.mkfifo(project.root / "vars.yaml")
+    result = project.run("validate", "--var-file", "vars.yaml", timeout=60)
+    assert result.code == 1 and "vars.yaml: cannot read variable file: not a regular file" in result.err, result.all
+    os.mkfifo(project.root / "policy.yaml")
+    result = project.run("plan", "--policy", "policy.yaml", timeout=60)
+    assert result.code == 1 and "policy.yaml: cannot read policy file: not a regular file" in result.err, result.all
+    subprocess.run(["git", "init", "-q", str(project.root)], check=True)
+    os.mkfifo(project.root / "reconciler.yaml")
+    result = project.run("plan", "--env", "dev", timeout=60)
+    assert result.code == 1 and "no reconciler.yaml found" in result.err, result.all  # only a regular file is one
+
+
 def test_a_manifest_larger_than_8_mib_is_refused(project: Project) -> None:
     project.write("datastores.yaml", SIMPLE + "#" * (8 * 1024 * 1024) + "\n")
     result = project.run("validate")
