@@ -185,20 +185,22 @@ def _plan_one(
 def render_plan(console: Console, plan: Any, fmt: str, probes: Any = None, checks: Any = None) -> None:
     """The plan in ``fmt``; probe results and check findings go before the text summary line, or into
     ``validation`` and ``warnings``/``errors``."""
-    from reconciler.render.machine import plan_document, render_json, render_markdown
-    from reconciler.render.text import render_text
-
     # Built from the plan, which holds no secret values, and from probe messages that were masked
     # where they were made: written without the string-level net (see Console.lines).
     validation = probes.json() if probes is not None else None
     findings = checks.findings if checks is not None else None
     if fmt == "json":
+        from reconciler.render.machine import plan_document, render_json
+
         console.raw(render_json(plan_document(plan, validation=validation, checks=findings)), built=True)
     elif fmt == "markdown":
+        from reconciler.render.machine import render_markdown
+
         console.raw(render_markdown(plan, validation=validation, checks=findings), built=True)
     else:
         from reconciler.render.findings import findings_lines
         from reconciler.render.probes import probe_lines
+        from reconciler.render.text import render_text
 
         lines = render_text(plan)
         extra = [*probe_lines(probes.results if probes is not None else ()), *findings_lines(findings or ())]

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, computed_field, model_validator
 
+from reconciler._startup import empty_dict
 from reconciler.plan.paths import FieldPath, parse_path, path_text
 
 FORMAT_VERSION = "1"
@@ -174,10 +175,10 @@ class Recorded(_Frozen):
     manifest_digest: str
     manifests: tuple[str, ...] = ()
     owner: str = "default"
-    secret_refs: dict[str, dict[str, str]] = Field(default_factory=dict)
+    secret_refs: dict[str, dict[str, str]] = Field(default_factory=empty_dict)
     options: PlanOptions = PlanOptions()
     #: The ``${var:NAME}`` values the manifests used: ``apply PLANFILE`` substitutes exactly these.
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, str] = Field(default_factory=empty_dict)
     created_at: str = ""
     reconciler_version: str = ""
 

@@ -82,3 +82,61 @@ def test_validate_builds_only_the_models_of_the_declared_types(tmp_path: Path) -
     declared = ["azure_blob", "azure_data_lake_gen2", "azure_file", "azure_postgresql"]
     kinds = sorted({kind for name in declared for kind in catalog.TYPES[name].credentials})  # the types' unions
     assert out.stdout.strip().splitlines()[-1] == f"{declared} {kinds} False 0", out.stderr
+
+
+# --------------------------------------------------------------------------- what start-up loads
+
+
+def _modules_after(args: list[str], cwd: Path) -> set[str]:
+    code = (
+        "import sys; from reconciler.cli import run; "
+        f"rc = run({args!r}); print(rc, ' '.join(sorted(sys.modules)), file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), cwd=cwd)
+    rc, _, modules = out.stderr.strip().splitlines()[-1].partition(" ")
+    assert rc == "0", out.stdout + out.stderr
+    return set(modules.split())
+
+
+def _loaded(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m.startswith(prefixes))
+
+
+OTHER_COMMANDS = tuple(f"reconciler.cli.{name}" for name in ("apply", "convert", "data", "export", "github", "show"))
+NEVER_AT_START_UP = ("rich", "jsonschema", "azure.", "msal", "requests", "deepdiff", "reconciler.apply")
+
+
+def test_validate_loads_only_what_checking_a_manifest_needs(tmp_path: Path) -> None:
+    """``benchmarks/bench_startup.py`` measures the cost; this keeps the modules it avoids avoided."""
+    modules = _modules_after(["validate", "-f", str(QUICKSTART)], tmp_path)
+    heavy = (
+        *NEVER_AT_START_UP,
+        *OTHER_COMMANDS,
+        "reconciler.cli.plan",
+        "reconciler.engine",
+        "reconciler.plan",
+        "reconciler.backends",
+        "reconciler.azure",
+        "reconciler.validation",
+        "reconciler.render.machine",
+        "reconciler.manifest.messages",
+        "reconciler.manifest.rules",
+        "sqlite3",
+    )
+    assert _loaded(modules, heavy) == []
+
+
+def test_a_local_plan_loads_neither_the_applier_nor_the_arm_clients(tmp_path: Path) -> None:
+    workspace = f"local:{tmp_path / 'ws.db'}"
+    modules = _modules_after(["plan", "-f", str(QUICKSTART), "--workspace", workspace], tmp_path)
+    heavy = (
+        *NEVER_AT_START_UP,
+        *OTHER_COMMANDS,
+        "reconciler.azure.arm",
+        "reconciler.azure.storagekey",
+        "reconciler.render.machine",
+        "reconciler.render.apply",
+        "reconciler.manifest.messages",
+    )
+    assert _loaded(modules, heavy) == []
+    assert not (tmp_path / "ws.db").exists()
