@@ -124,13 +124,12 @@ class BlobStore:
                     return None
         finally:
             response.close()
-        root = ElementTree.fromstring(bytes(body))
-        files = []
-        for blob in root.iterfind("Blobs/Blob"):
-            remote = self._listed(blob)
-            if remote is not None:
-                files.append(remote)
-        return files, root.findtext("NextMarker") or ""
+        try:
+            root = ElementTree.fromstring(bytes(body))
+            listed = [self._listed(blob) for blob in root.iterfind("Blobs/Blob")]
+        except (ElementTree.ParseError, ValueError):  # not what List Blobs answers: the SDK says what it is
+            return None
+        return [remote for remote in listed if remote is not None], root.findtext("NextMarker") or ""
 
     def _listed(self, blob: Any) -> RemoteFile | None:
         """A ``<Blob>`` of a listing as a file; None for a directory (a marker blob of Gen2)."""
@@ -148,7 +147,7 @@ class BlobStore:
         return RemoteFile(
             name=name,
             size=int(blob.findtext("Properties/Content-Length") or 0),
-            md5=base64.b64decode(md5) if md5 else None,
+            md5=base64.b64decode(md5, validate=True) if md5 else None,
             last_modified=parsedate_to_datetime(modified) if modified else None,
             etag=blob.findtext("Properties/Etag"),
         )
@@ -306,11 +305,16 @@ class BlobStore:
             try:
                 if response.status_code != 200:
                     return False
-                data = b"".join(response.iter_raw())  # as stored: never decoded by a Content-Encoding
+                data = bytearray()
+                for piece in response.iter_raw():  # as stored: never decoded by a Content-Encoding
+                    data += piece
+                    if len(data) > remote.size:
+                        break
             finally:
                 response.close()
             if len(data) != remote.size:
-                raise OSError(f"expected {remote.size} bytes, received {len(data)}")
+                received = "more" if len(data) > remote.size else f"{len(data)}"
+                raise OSError(f"expected {remote.size} bytes, received {received}")
             os.pwrite(fd, data, 0)
         finally:
             self._pool.budget.release(remote.size)
