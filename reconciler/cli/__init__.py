@@ -16,7 +16,7 @@ import click
 
 # ``app`` first: it trims start-up before pydantic is imported; each command module is imported when
 # its command is used (see ``app.COMMAND_MODULES``).
-from reconciler.cli.app import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, cli, line
+from reconciler.cli.app import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Teardown, cli, line
 from reconciler.console import Console
 from reconciler.errors import ReconcilerError
 from reconciler.secrets.redact import redact
@@ -39,11 +39,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         sys.stdout.flush()
     except OSError:  # output that could not be written (a full disk): already reported, not a crash at exit
-        import os
-
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         code = code or EXIT_ERROR
+    if Teardown.skip:  # see Teardown: everything is closed; only the output is left to flush
+        with suppress(OSError, ValueError):
+            sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
     sys.exit(code)
 
 

@@ -7,7 +7,17 @@ from typing import Any
 
 import click
 
-from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, WORKSPACE, cli, console_of, global_options, resolver
+from reconciler.cli.app import (
+    EXIT_ERROR,
+    EXIT_OK,
+    FILES,
+    WORKSPACE,
+    Teardown,
+    cli,
+    console_of,
+    global_options,
+    resolver,
+)
 
 EXIT_INTERRUPTED = 130
 
@@ -32,6 +42,9 @@ _DRY_RUN = click.option("--dry-run", is_flag=True, help="Show what would be tran
 @cli.group()
 def data() -> None:
     """List, upload and download files on a datastore's storage (azureml://datastores/NAME/paths/PATH)."""
+    # Every command below closes its store and joins its workers in ``finally`` blocks, and a download's
+    # temporary files are removed the same way: nothing is left for the interpreter's teardown.
+    Teardown.skip = True
 
 
 def _open(

@@ -369,3 +369,37 @@ def test_a_data_process_loads_only_what_it_uses(project: Project, azurite: Azuri
         text=True,
     )
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+
+
+def test_a_data_process_ends_without_teardown_and_loses_no_output(
+    project: Project, azurite: Azurite, landing: str
+) -> None:
+    """``data`` commands skip the interpreter's teardown (a fifth of a quick run); output and exit codes stay."""
+    make_tree(project.root / "tree", {f"f{i}.txt": b"x" * i for i in range(40)})
+    code = (
+        "import atexit, sys; atexit.register(lambda: print('TEARDOWN', file=sys.stderr)); "
+        "from reconciler.cli import main; main(sys.argv[1:])"
+    )
+    endpoint = ["--allow-endpoint", azurite.endpoint_for_manifest]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=project.root,
+            env=clean_env(project.env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    up = cli("data", "upload", "tree", "azureml://datastores/landing/paths/t/", *endpoint)
+    assert (up.returncode, up.stderr) == (0, ""), up.stdout + up.stderr
+    assert up.stdout.splitlines()[-1].startswith("Uploaded 40 files (780 B) in ")
+    listing = cli("data", "ls", "azureml://datastores/landing/paths/t/", "--format", "json", *endpoint)
+    assert len(json.loads(listing.stdout)["entries"]) == 40, listing.stdout + listing.stderr
+    (project.root / "tree" / "f1.txt").write_bytes(b"changed")
+    conflict = cli("data", "upload", "tree", "azureml://datastores/landing/paths/t/", *endpoint)
+    assert conflict.returncode == 1 and "TEARDOWN" not in conflict.stderr
+    assert "f1.txt" in conflict.stdout and "1 conflicts" in conflict.stdout.splitlines()[-1], conflict.stdout
+    other = cli("schema")  # other commands keep the interpreter's usual exit
+    assert other.returncode == 0 and "TEARDOWN" in other.stderr
