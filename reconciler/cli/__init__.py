@@ -35,6 +35,7 @@ def _escaped(message: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; the only place exceptions become messages and exit codes."""
+    Teardown.owned = True
     code = run(argv)
     try:
         sys.stdout.flush()

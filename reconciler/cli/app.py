@@ -33,6 +33,9 @@ class Teardown:
     closed) so that nothing is left for exit handlers; ``main`` flushes the output and logging first.
     """
 
+    #: Set by ``main``: this process is the command line and ends with the command (not a library
+    #: call of ``run``), so a command may tune process-wide settings such as the garbage collector.
+    owned = False
     skip = False
 
 

@@ -10,6 +10,7 @@ import base64
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -377,7 +378,13 @@ def test_a_data_process_ends_without_teardown_and_loses_no_output(
     """``data`` commands skip the interpreter's teardown (a fifth of a quick run); output and exit codes stay."""
     make_tree(project.root / "tree", {f"f{i}.txt": b"x" * i for i in range(40)})
     code = (
-        "import atexit, sys; atexit.register(lambda: print('TEARDOWN', file=sys.stderr)); "
+        "import atexit, gc, sys; atexit.register(lambda: print('TEARDOWN', file=sys.stderr))\n"
+        "import reconciler.data.transfer as transfer\n"
+        "upload = transfer.Engine.upload\n"
+        "def traced(self, tasks):\n"
+        "    print('GC', gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)\n"
+        "    return upload(self, tasks)\n"
+        "transfer.Engine.upload = traced\n"
         "from reconciler.cli import main; main(sys.argv[1:])"
     )
     endpoint = ["--allow-endpoint", azurite.endpoint_for_manifest]
@@ -393,13 +400,25 @@ def test_a_data_process_ends_without_teardown_and_loses_no_output(
         )
 
     up = cli("data", "upload", "tree", "azureml://datastores/landing/paths/t/", *endpoint)
-    assert (up.returncode, up.stderr) == (0, ""), up.stdout + up.stderr
+    # collection is back on (the start-up's objects frozen out of it) before any file moves
+    assert (up.returncode, up.stderr) == (0, "GC True True\n"), up.stdout + up.stderr
     assert up.stdout.splitlines()[-1].startswith("Uploaded 40 files (780 B) in ")
     listing = cli("data", "ls", "azureml://datastores/landing/paths/t/", "--format", "json", *endpoint)
     assert len(json.loads(listing.stdout)["entries"]) == 40, listing.stdout + listing.stderr
     (project.root / "tree" / "f1.txt").write_bytes(b"changed")
     conflict = cli("data", "upload", "tree", "azureml://datastores/landing/paths/t/", *endpoint)
-    assert conflict.returncode == 1 and "TEARDOWN" not in conflict.stderr
+    assert conflict.returncode == 1 and "TEARDOWN" not in conflict.stderr, conflict.stderr
     assert "f1.txt" in conflict.stdout and "1 conflicts" in conflict.stdout.splitlines()[-1], conflict.stdout
     other = cli("schema")  # other commands keep the interpreter's usual exit
     assert other.returncode == 0 and "TEARDOWN" in other.stderr
+
+
+def test_a_library_call_of_run_leaves_the_process_settings_alone(tmp_path: Path) -> None:
+    """Only ``main`` (the process is the command line) pauses the garbage collector or skips teardown."""
+    import gc
+
+    from reconciler.cli import run
+    from reconciler.cli.app import Teardown
+
+    code = run(["data", "ls", "azureml://datastores/x/paths/", "-f", str(tmp_path / "missing.yaml")])
+    assert code == 1 and gc.isenabled() and not Teardown.owned
