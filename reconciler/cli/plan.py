@@ -14,6 +14,7 @@ from reconciler.cli.app import (
     OWNER,
     POLICY,
     WORKSPACE,
+    Teardown,
     cli,
     console_of,
     global_options,
@@ -80,6 +81,10 @@ def plan(
     no_secrets: bool,
 ) -> int:
     """Show what apply would change in the workspace (with --all: in every environment)."""
+    # A plan closes what it opens in finally blocks (the workspace, its thread pools, a saved plan
+    # file) and writes nothing else; only a probe that timed out may still run in its thread, and it
+    # only reads: exit without the interpreter's teardown, which would also wait for that probe.
+    Teardown.skip = True
     console = console_of(ctx)
 
     def plan_one(console: Console, inputs: Any) -> Any:

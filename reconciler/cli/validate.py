@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import click
 
-from reconciler.cli.app import EXIT_ERROR, EXIT_OK, FILES, OWNER, POLICY, cli, console_of, global_options, policies
+from reconciler.cli.app import (
+    EXIT_ERROR,
+    EXIT_OK,
+    FILES,
+    OWNER,
+    POLICY,
+    Teardown,
+    cli,
+    console_of,
+    global_options,
+    policies,
+)
 from reconciler.cli.inputs import environment_options, run_inputs
 
 
@@ -25,6 +36,7 @@ from reconciler.cli.inputs import environment_options, run_inputs
 @click.pass_context
 def validate(ctx: click.Context, files: tuple[str, ...], fmt: str, policy_file: str | None, owner: str | None) -> int:
     """Check manifests offline: schema, names, references, policy. No network, no workspace."""
+    Teardown.skip = True  # validate leaves nothing open: the interpreter's teardown is only start-up cost
     from reconciler.errors import ManifestError
     from reconciler.manifest.load import load_manifests, manifest_files
 
