@@ -80,7 +80,7 @@ with open(sys.argv[5], "wb") as handle:
 #: What ``reconciler data upload`` imports before it sends anything (the start-up part of a re-run).
 IMPORTS_OF_A_RUN = """
 import reconciler.cli, reconciler.cli.data, reconciler.manifest.load, reconciler.data.ops, reconciler.data.transfer
-import reconciler.azure.keyvault, reconciler.azure.storagekey, azure.core.credentials
+import reconciler.azure.keyvault, reconciler.render.data, azure.core.credentials
 from reconciler.data.sdk import load_blob_sdk
 load_blob_sdk()
 """
