@@ -18,9 +18,11 @@ from reconciler.cli.app import (
     cli,
     console_of,
     global_options,
+    pause_collection,
     policies,
     replace_option,
     resolver,
+    resume_collection,
     trust_options,
     trust_policy,
 )
@@ -85,6 +87,7 @@ def plan(
     # file) and writes nothing else; only a probe that timed out may still run in its thread, and it
     # only reads: exit without the interpreter's teardown, which would also wait for that probe.
     Teardown.skip = True
+    pause_collection()  # until the first plan is computed (see _plan_one)
     console = console_of(ctx)
 
     def plan_one(console: Console, inputs: Any) -> Any:
@@ -158,11 +161,13 @@ def _plan_one(
             environment_owner=inputs.owner,
         )
     except ProblemsError as exc:
+        resume_collection()
         if os.environ.get("GITHUB_ACTIONS") == "true":  # annotations on the offending manifest lines
             from reconciler.render.problems import render_problems_github
 
             console.raw(render_problems_github(exc.problems))
         raise
+    resume_collection()  # modules and models loaded: probes and rendering collect as usual
     from reconciler.cli.progress import reporter_for
     from reconciler.engine import check_run, probe_run, run_errors
     from reconciler.validation.checks import CheckOptions
