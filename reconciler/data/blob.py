@@ -63,13 +63,16 @@ class BlobStore:
     # ------------------------------------------------------------------ reading
 
     def list(self, prefix: str, *, recursive: bool) -> Iterator[RemoteFile | RemoteDirectory]:
+        if recursive:
+            yield from self._list_flat(prefix)
+            return
+        from reconciler.data.sdk import load_blob_sdk
+
+        load_blob_sdk()
         from azure.storage.blob import BlobPrefix
 
         include = ["metadata"] if self._hierarchical else None
         start = prefix or None
-        if recursive:
-            yield from self._list_flat(prefix)
-            return
         items: Any = self._container.walk_blobs(name_starts_with=start, include=include, delimiter="/")
         seen: set[str] = set()  # a Gen2 directory is both a marker blob and a prefix: shown once
         for item in items:
@@ -179,6 +182,10 @@ class BlobStore:
     ) -> bytes:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+
+        from reconciler.data.sdk import load_blob_sdk
+
+        load_blob_sdk()
         from azure.storage.blob import BlobBlock, ContentSettings
 
         conditions: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
@@ -263,17 +270,21 @@ class BlobStore:
         pipeline; the raw answer, its body not read yet."""
         from azure.core.rest import HttpRequest
 
+        listing = getattr(self._container, "listing", None) if name is None and method == "GET" else None
         base, _, own_query = self._container.url.partition("?")
         url = base if name is None else f"{base}/{quote(name, safe='~/')}"
         parameters = "&".join(f"{key}={quote(value, safe='')}" for key, value in (query or {}).items())
         joined = "&".join(part for part in (parameters, own_query) if part)
+        if listing is not None:  # before the SDK is loaded (see reconciler.data.light)
+            from reconciler.data.light import API_VERSION
+
+            version, pipeline = API_VERSION, listing
+        else:
+            version, pipeline = self._container.api_version, self._container._pipeline
         request = HttpRequest(
-            method,
-            url + (f"?{joined}" if joined else ""),
-            headers={"x-ms-version": self._container.api_version, **headers},
-            content=body,
+            method, url + (f"?{joined}" if joined else ""), headers={"x-ms-version": version, **headers}, content=body
         )
-        return self._container._pipeline.run(request, stream=True).http_response
+        return pipeline.run(request, stream=True).http_response
 
     def _put(self, name: str, data: bytes, md5: bytes, *, overwrite: bool) -> bool:
         """One Put Blob with the Content-MD5 set (and checked by the service); False: ask the SDK instead."""

@@ -131,13 +131,20 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
             options["token_intent"] = "backup"
         share = ShareClient(target.account_url, target.container, credential=target.credential, **options)
         return FileShareStore(share, pool), pool
-    load_blob_sdk()
-    from azure.storage.blob import ContainerClient, ExponentialRetry
-
     from reconciler.data.blob import BlobStore
+    from reconciler.data.light import LazyContainer, listing_pipeline
 
-    options["retry_policy"] = ExponentialRetry(**RETRY)
-    container = ContainerClient(target.account_url, target.container, credential=target.credential, **options)
+    def container_client() -> Any:
+        load_blob_sdk()
+        from azure.storage.blob import ContainerClient, ExponentialRetry
+
+        sdk_options = {**options, "retry_policy": ExponentialRetry(**RETRY)}
+        return ContainerClient(target.account_url, target.container, credential=target.credential, **sdk_options)
+
+    listing = listing_pipeline(target.credential, session=session, verify=verify, options=options)
+    container = LazyContainer(target.account_url, target.container, container_client, listing)
+    if listing is None:
+        container.client()  # token credentials: the SDK from the start
     return BlobStore(container, pool, hierarchical=target.type == "azure_data_lake_gen2"), pool
 
 

@@ -422,3 +422,36 @@ def test_a_library_call_of_run_leaves_the_process_settings_alone(tmp_path: Path)
 
     code = run(["data", "ls", "azureml://datastores/x/paths/", "-f", str(tmp_path / "missing.yaml")])
     assert code == 1 and gc.isenabled() and not Teardown.owned
+
+
+@pytest.mark.parametrize("credential", ["account_key", "sas_token"])
+def test_a_rerun_that_moves_nothing_never_loads_the_storage_sdk(
+    project: Project, azurite: Azurite, credential: str
+) -> None:
+    """Listing and comparing need only azure-core (signed like the SDK; Azurite checks the signature)."""
+    container = unique("rerun")
+    azurite.create_container(container)
+    secret = azurite.account_key if credential == "account_key" else azurite.sas_token(container, "racwl")
+    data_manifest(
+        project, blob_entry("landing", container, azurite.endpoint_for_manifest, {credential: "${env:SECRET}"})
+    )
+    project.env = {"SECRET": secret, "RECONCILER_WORKSPACE": project.workspace}
+    make_tree(project.root / "tree", {"a.txt": b"alpha", "sub/b.txt": b"beta" * 100})
+    args = ["data", "upload", "tree", "azureml://datastores/landing/paths/r/"]
+    args += ["--allow-endpoint", azurite.endpoint_for_manifest]
+    first = project.run(*args)
+    assert first.code == 0 and summary(first).startswith("Uploaded 2 files"), first.all
+    code = (
+        "import sys; from reconciler.cli import run; rc = run(sys.argv[1:]); "
+        "print(rc, 'azure.storage.blob' in sys.modules)"
+    )
+    again = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=project.root,
+        env=clean_env(project.env),
+        capture_output=True,
+        text=True,
+    )
+    lines = again.stdout.strip().splitlines()
+    assert lines[-1] == "0 False", again.stdout + again.stderr
+    assert "skipped 2 identical" in lines[-2]

@@ -1,0 +1,65 @@
+"""The listing pipeline used before the storage SDK is loaded signs exactly as the SDK does."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+from azure.core.pipeline import PipelineContext, PipelineRequest
+from azure.core.rest import HttpRequest
+
+from reconciler.data.light import API_VERSION, LazyContainer, SharedKeyPolicy, listing_pipeline
+
+KEY = base64.b64encode(b"k" * 64).decode()
+BASE = "http://127.0.0.1:10000/devstoreaccount1/cont"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "restype=container&comp=list&maxresults=5000",
+        "restype=container&comp=list&maxresults=5000&prefix=run%2Fa%20b%C3%A9&marker=2%21x%3D&include=metadata",
+    ],
+)
+def test_the_shared_key_signature_is_the_sdks(query: str) -> None:
+    from azure.storage.blob._shared.authentication import SharedKeyCredentialPolicy
+
+    url = f"{BASE}?{query}"
+    headers = {"x-ms-version": API_VERSION, "x-ms-date": "Wed, 02 Dec 2026 08:00:00 GMT"}
+    request = PipelineRequest(HttpRequest("GET", url, headers=dict(headers)), PipelineContext(None))
+    SharedKeyCredentialPolicy("devstoreaccount1", KEY).on_request(request)
+    ours = SharedKeyPolicy("devstoreaccount1", KEY).signature("GET", url, headers)
+    assert request.http_request.headers["Authorization"] == f"SharedKey devstoreaccount1:{ours}"
+
+
+def test_the_api_version_is_the_sdks() -> None:
+    from azure.storage.blob import ContainerClient
+
+    assert ContainerClient("http://127.0.0.1/devstoreaccount1", "c").api_version == API_VERSION
+
+
+def test_only_key_and_sas_credentials_list_before_the_sdk() -> None:
+    import requests
+
+    options = {"connection_timeout": 1.0, "read_timeout": 1.0, "user_agent": "test"}
+    session = requests.Session()
+    for credential in (AzureNamedKeyCredential("devstoreaccount1", KEY), AzureSasCredential("sv=x&sig=y")):
+        assert listing_pipeline(credential, session=session, verify=True, options=options) is not None
+    assert listing_pipeline(object(), session=session, verify=True, options=options) is None
+
+
+def test_the_container_client_is_made_once_on_first_use() -> None:
+    made: list[object] = []
+
+    class Client:
+        api_version = API_VERSION
+
+        def close(self) -> None:
+            made.append("closed")
+
+    container = LazyContainer("http://h/acct/", "a b", lambda: made.append("made") or Client(), listing=None)
+    assert container.url == "http://h/acct/a%20b" and made == []
+    assert container.api_version == API_VERSION and container.api_version == API_VERSION
+    container.close()
+    assert made == ["made", "closed"]
