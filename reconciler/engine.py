@@ -111,6 +111,13 @@ class PlanRun:
         self.workspace.close()
 
 
+#: Said by every plan made with ``--no-secrets``, so "No changes." is never read as "the secrets match".
+NO_SECRETS_NOTE = (
+    "planned without secrets (--no-secrets): secret references were not resolved, so a changed secret "
+    "and the storage access checks are not shown; plan with secrets before apply"
+)
+
+
 def compute_plan(
     files: Sequence[str],
     *,
@@ -143,6 +150,8 @@ def compute_plan(
         created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         plan = make_plan(desired, snapshot, workspace.capabilities, options, created_at=created_at)
         notes = tuple(getattr(workspace, "notes", ()))
+        if not resolver.trust.resolve_secrets:
+            notes = (*notes, NO_SECRETS_NOTE)
         if notes:
             plan = plan.model_copy(update={"notes": (*plan.notes, *notes)})
     except BaseException:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The steps of the composite action (action.yml), one phase per call:
 #   prepare  names the artifact and the plan file (step outputs)
-#   plan     reconciler plan --out PLAN_FILE --detailed-exitcode: exit 2 (changes) is success here
+#   plan     reconciler plan --out PLAN_FILE --detailed-exitcode: exit 2 (changes) is success here;
+#            for an untrusted pull request (a fork, pull_request_target; INPUT_SECRETS=auto) or with
+#            INPUT_SECRETS=false: plan --no-secrets, its JSON in PLAN_FILE for the comment only
 #   comment  reconciler github comment: one sticky comment on the pull request
 #   apply    reconciler apply PLAN_FILE: exactly the reviewed plan, refused when stale
 # Inputs arrive as environment variables (INPUT_*), never spliced into the script, so a value
@@ -44,8 +46,24 @@ plan)
         file="${file%"${file##*[![:space:]]}"}"
         if [[ -n "$file" ]]; then args+=(-f "$file"); fi
     done <<<"${INPUT_FILES:-}"
+    case "${INPUT_SECRETS:-auto}" in
+    true) without_secrets=false ;;
+    false) without_secrets=true ;;
+    auto) without_secrets="${UNTRUSTED_PULL_REQUEST:-false}" ;;
+    *)
+        echo "::error title=reconciler::secrets must be auto, true or false"
+        exit 1
+        ;;
+    esac
     code=0
-    reconciler plan ${args[@]+"${args[@]}"} --out "${PLAN_FILE:?}" --detailed-exitcode || code=$?
+    if [[ "$without_secrets" == "true" ]]; then
+        # The manifests are the pull request's: resolve no reference, send nothing, upload nothing to apply.
+        echo "::notice title=reconciler::planning without secrets (--no-secrets): the manifests come from an untrusted pull request"
+        reconciler plan ${args[@]+"${args[@]}"} --no-secrets --format json --detailed-exitcode >"${PLAN_FILE:?}" || code=$?
+    else
+        reconciler plan ${args[@]+"${args[@]}"} --out "${PLAN_FILE:?}" --detailed-exitcode || code=$?
+    fi
+    echo "without-secrets=$without_secrets" >>"$output"
     case "$code" in
     0) echo "has-changes=false" >>"$output" ;;
     2) echo "has-changes=true" >>"$output" ;;

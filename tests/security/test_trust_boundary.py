@@ -8,6 +8,7 @@ resolves and sends nothing at all.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import threading
@@ -242,6 +243,9 @@ def test_no_secrets_resolves_and_sends_nothing(untrusting: Project, listener: Li
     assert "+ leak (azure_blob)" in result.out
     assert "description:" in result.out and '"hello"' in result.out
     assert "credentials.sas_token" in result.out and "(not resolved)" in result.out
+    assert "Note: planned without secrets (--no-secrets)" in result.out  # "No changes" never means "secrets match"
+    as_json = untrusting.run("plan", "--no-secrets", "--format", "json")
+    assert any("planned without secrets" in note for note in json.loads(as_json.out)["notes"])
 
 
 def test_no_secrets_cannot_be_saved(untrusting: Project) -> None:
