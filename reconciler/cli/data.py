@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +9,7 @@ import click
 
 from reconciler.cli.app import (
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     FILES,
     WORKSPACE,
@@ -17,10 +17,10 @@ from reconciler.cli.app import (
     cli,
     console_of,
     global_options,
+    pause_collection,
     resolver,
+    resume_collection,
 )
-
-EXIT_INTERRUPTED = 130
 
 _ALLOW = click.option(
     "--allow-endpoint",
@@ -46,17 +46,9 @@ def data() -> None:
     # Every command below closes its store and joins its workers in ``finally`` blocks, and a download's
     # temporary files are removed the same way: nothing is left for the interpreter's teardown.
     Teardown.skip = True
-    if Teardown.owned:
-        # No cycle collection while the manifest models and the SDKs load (tens of thousands of
-        # long-lived objects, next to no garbage): about a tenth of a quick run's CPU. See _started().
-        gc.disable()
-
-
-def _started() -> None:
-    """Imports done: what they built is kept out of every later collection, and collection resumes."""
-    if Teardown.owned and not gc.isenabled():
-        gc.freeze()
-        gc.enable()
+    # No cycle collection while the manifest models and the SDKs load (tens of thousands of long-lived
+    # objects, next to no garbage): about a tenth of a quick run's CPU. Resumed in _open.
+    pause_collection()
 
 
 def _open(
@@ -71,7 +63,7 @@ def _open(
         uri, files=files, workspace_option=workspace, resolver=resolver(), allowed=allowed_endpoints(allow)
     )
     store, pool = open_store(target, concurrency)
-    _started()
+    resume_collection()
     return uri, target, store, pool
 
 
