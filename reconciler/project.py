@@ -109,7 +109,7 @@ def _display(path: Path) -> str:
 
 
 def load_project(path: Path) -> Project:
-    from reconciler.manifest.inputfile import read_input
+    from reconciler.inputfile import read_input
     from reconciler.manifest.yamlsource import parse_yaml
 
     shown = _display(path)

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 
 from reconciler import catalog
 from reconciler.errors import ManifestError, Problem, SourceLocation
+from reconciler.inputfile import read_input
 from reconciler.manifest.cliv2 import CliV2Document, as_manifest, env_reference, is_cli_v2, own_field
-from reconciler.manifest.inputfile import read_input
 from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest, validate_manifest
 from reconciler.manifest.variables import VariableInputs
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
@@ -159,7 +159,7 @@ MAX_MANIFEST_BYTES = 8 * 1024 * 1024
 
 
 def read_manifest_bytes(path: str) -> bytes:
-    """A manifest's bytes (see :func:`reconciler.manifest.inputfile.read_input`), at most 8 MiB."""
+    """A manifest's bytes (see :func:`reconciler.inputfile.read_input`), at most 8 MiB."""
     return read_input(path, MAX_MANIFEST_BYTES)
 
 

@@ -122,7 +122,7 @@ def load_policy_file(path: str) -> PolicySource:
     """Read ``--policy FILE`` (YAML with a top-level ``policy:`` mapping); problems raise located."""
     from pydantic import ValidationError
 
-    from reconciler.manifest.inputfile import read_input
+    from reconciler.inputfile import read_input
     from reconciler.manifest.messages import problems_from_validation
     from reconciler.manifest.policy import PolicyFile
     from reconciler.manifest.yamlsource import parse_yaml

@@ -150,7 +150,7 @@ def check_mapping(
 
 def read_var_file(path: str) -> tuple[dict[str, Variable], list[Problem]]:
     """A YAML file of ``NAME: value`` pairs, bounded in size; problems are located."""
-    from reconciler.manifest.inputfile import read_input
+    from reconciler.inputfile import read_input
     from reconciler.manifest.yamlsource import parse_yaml
 
     try:

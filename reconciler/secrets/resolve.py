@@ -7,6 +7,7 @@ never a value.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Hashable, Mapping, Sequence
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.inputfile import read_input
 from reconciler.secrets.refs import SecretRef
 from reconciler.secrets.trust import TrustPolicy
 from reconciler.secrets.value import SecretValue
@@ -127,27 +129,17 @@ def _not_regular(mode: int, shown: str) -> str | None:
 def read_file(path: Path, shown: str) -> SecretValue | str:
     """The file's text without its trailing newline, like ``$(cat FILE)``; regular files up to 64 KiB."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        data = read_input(path, MAX_SECRET_FILE_BYTES, follow_links=False)
     except FileNotFoundError:
         return f"secret file {shown} not found (paths are relative to the manifest)"
     except IsADirectoryError:
         return f"secret file {shown} is a directory"
     except OSError as exc:
-        return f"cannot read secret file {shown}: {exc.strerror}"
-    try:
-        info = os.fstat(fd)
-        problem = _not_regular(info.st_mode, shown)
-        if problem:
-            return problem
-        if info.st_size > MAX_SECRET_FILE_BYTES:
+        if exc.errno == errno.EINVAL:  # read_input: a device, FIFO or socket
+            return f"secret file {shown} is not a regular file (a device, FIFO or socket is refused)"
+        if exc.errno == errno.EFBIG:
             return f"secret file {shown} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; refused"
-        data = os.read(fd, MAX_SECRET_FILE_BYTES + 1)
-    except OSError as exc:
         return f"cannot read secret file {shown}: {exc.strerror}"
-    finally:
-        os.close(fd)
-    if len(data) > MAX_SECRET_FILE_BYTES:
-        return f"secret file {shown} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB; refused"
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:

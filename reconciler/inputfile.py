@@ -1,8 +1,9 @@
 """Reading an input file that an untrusted pull request may have put in the repository.
 
-Git stores symbolic links, so ``datastores.yaml``, ``reconciler.yaml`` or a variable file can
-point at ``/dev/zero``, a FIFO or a huge file. Each is opened without blocking, must be a regular
-file, and is read only up to its bound.
+Git stores symbolic links, so ``datastores.yaml``, ``reconciler.yaml``, a variable file or a
+``${file:}`` secret can point at ``/dev/zero``, a FIFO or a huge file. Each is opened without
+blocking, must be a regular file, and is read only up to its bound. Imports nothing of reconciler,
+so every layer (manifests, project files, secrets) reads through it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,17 @@ import os
 import stat
 
 
-def read_input(path: str, limit: int) -> bytes:
+def read_input(path: str | os.PathLike[str], limit: int, *, follow_links: bool = True) -> bytes:
     """The file's bytes; ``OSError`` (its ``strerror`` says what is wrong) for anything else.
 
     A directory raises :class:`IsADirectoryError`, a missing file :class:`FileNotFoundError`,
-    a device, FIFO or socket ``EINVAL``, a file over ``limit`` bytes ``EFBIG``.
+    a device, FIFO or socket ``EINVAL``, a file over ``limit`` bytes ``EFBIG``; with
+    ``follow_links=False`` a symbolic link ``ELOOP``.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
