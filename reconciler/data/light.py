@@ -82,8 +82,13 @@ class SharedKeyPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
         return base64.b64encode(digest).decode()
 
 
-def listing_pipeline(credential: Any, *, session: Any, verify: bool | str, options: dict[str, Any]) -> Any:
-    """A pipeline for List Blobs with ``credential``; None when only the SDK should carry it (tokens)."""
+def listing_pipeline(
+    credential: Any, *, session: Any, verify: bool | str, options: dict[str, Any], retry: dict[str, Any]
+) -> Any:
+    """A pipeline for List Blobs with ``credential``; None when only the SDK should carry it (tokens).
+
+    ``options`` are the SDK client's (timeouts, user agent) and ``retry`` its retry settings, so both
+    paths to the service time out and retry alike."""
     from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
     from azure.core.pipeline import Pipeline
     from azure.core.pipeline.policies import AzureSasCredentialPolicy, RetryPolicy, UserAgentPolicy
@@ -105,7 +110,7 @@ def listing_pipeline(credential: Any, *, session: Any, verify: bool | str, optio
     )
     policies = [
         UserAgentPolicy(options["user_agent"]),
-        RetryPolicy(retry_total=3, retry_backoff_factor=0.5),
+        RetryPolicy(retry_total=retry["retry_total"], retry_backoff_factor=retry["initial_backoff"]),
         auth,  # after the retry policy: every attempt is signed with its own date
     ]
     return Pipeline(transport, policies)

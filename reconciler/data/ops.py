@@ -141,7 +141,7 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
         sdk_options = {**options, "retry_policy": ExponentialRetry(**RETRY)}
         return ContainerClient(target.account_url, target.container, credential=target.credential, **sdk_options)
 
-    listing = listing_pipeline(target.credential, session=session, verify=verify, options=options)
+    listing = listing_pipeline(target.credential, session=session, verify=verify, options=options, retry=RETRY)
     container = LazyContainer(target.account_url, target.container, container_client, listing)
     if listing is None:
         container.client()  # token credentials: the SDK from the start

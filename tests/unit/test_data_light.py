@@ -10,6 +10,7 @@ from azure.core.pipeline import PipelineContext, PipelineRequest
 from azure.core.rest import HttpRequest
 
 from reconciler.data.light import API_VERSION, LazyContainer, SharedKeyPolicy, listing_pipeline
+from reconciler.data.ops import RETRY
 
 KEY = base64.b64encode(b"k" * 64).decode()
 BASE = "http://127.0.0.1:10000/devstoreaccount1/cont"
@@ -45,8 +46,8 @@ def test_only_key_and_sas_credentials_list_before_the_sdk() -> None:
     options = {"connection_timeout": 1.0, "read_timeout": 1.0, "user_agent": "test"}
     session = requests.Session()
     for credential in (AzureNamedKeyCredential("devstoreaccount1", KEY), AzureSasCredential("sv=x&sig=y")):
-        assert listing_pipeline(credential, session=session, verify=True, options=options) is not None
-    assert listing_pipeline(object(), session=session, verify=True, options=options) is None
+        assert listing_pipeline(credential, session=session, verify=True, options=options, retry=RETRY) is not None
+    assert listing_pipeline(object(), session=session, verify=True, options=options, retry=RETRY) is None
 
 
 def test_the_container_client_is_made_once_on_first_use() -> None:
