@@ -153,7 +153,7 @@ def compute_plan(
         if not resolver.trust.resolve_secrets:
             notes = (*notes, NO_SECRETS_NOTE)
         if notes:
-            plan = plan.model_copy(update={"notes": (*plan.notes, *notes)})
+            plan = dataclasses.replace(plan, notes=(*plan.notes, *notes))
     except BaseException:
         workspace.close()
         raise
@@ -291,7 +291,7 @@ def write_plan_file(plan: Plan, path: str) -> None:
 
     check_plan_destination(path)
     # local: paths absolute, so `apply PLANFILE` from another directory opens the same workspace
-    plan = plan.model_copy(update={"workspace": normalize_workspace_uri(plan.workspace)})
+    plan = dataclasses.replace(plan, workspace=normalize_workspace_uri(plan.workspace))
     target = Path(path)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     try:

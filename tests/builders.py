@@ -6,10 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from reconciler.backends.local import LOCAL_BUILTINS
-from reconciler.manifest.models import AnyDatastore, Datastore
+from reconciler.manifest.validate import validate_entry
 from reconciler.secrets.value import SecretValue
 from reconciler.state import (
     DesiredDatastore,
@@ -18,8 +16,6 @@ from reconciler.state import (
     SecretObservation,
     WorkspaceSnapshot,
 )
-
-_ADAPTER: TypeAdapter[Datastore] = TypeAdapter(AnyDatastore)
 
 
 def blob(name: str = "raw", **fields: Any) -> dict[str, Any]:
@@ -32,7 +28,7 @@ def declared(
     entry: Mapping[str, Any], *, owner: str = "default", secrets: Mapping[str, str] | None = None
 ) -> DesiredDatastore:
     """A desired datastore; secret values default to ``value-of-<path>`` unless given."""
-    model = _ADAPTER.validate_python(dict(entry))
+    model = validate_entry(dict(entry))
     refs = model.secret_refs()
     given = secrets or {}
     return DesiredDatastore(

@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 
 from reconciler import catalog
+from reconciler.catalog import BUILTIN_DATASTORES
 from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.inputfile import read_input
 from reconciler.manifest.cliv2 import CliV2Document, as_manifest, env_reference, is_cli_v2, own_field
-from reconciler.manifest.models import BUILTIN_DATASTORES, NAME_PATTERN, Datastore, Manifest, validate_manifest
+from reconciler.manifest.records import DatastoreRecord, ManifestRecord
+from reconciler.manifest.validate import validate_manifest
+from reconciler.manifest.values import NAME_PATTERN
 from reconciler.manifest.variables import VariableInputs
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
 from reconciler.secrets.resolve import SecretRequest, check_local
@@ -43,7 +46,7 @@ OWNER_EXAMPLE = "owner: platform-team"
 class DeclaredDatastore:
     """A validated datastore entry and where it came from."""
 
-    model: Datastore
+    model: DatastoreRecord
     index: int
     doc: YamlDocument
 
@@ -212,7 +215,7 @@ def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, list[Problem]]:
     return doc, problems
 
 
-def _validate_one(doc: YamlDocument, problems: list[Problem]) -> tuple[Manifest | None, list[Problem]]:
+def _validate_one(doc: YamlDocument, problems: list[Problem]) -> tuple[ManifestRecord | None, list[Problem]]:
     try:
         manifest = validate_manifest(doc.data)
     except ValidationError as exc:
@@ -282,7 +285,7 @@ def load_manifests(
     )
     problems.extend(variable_problems.pop(None, []))
     docs: list[YamlDocument] = []
-    parsed: list[tuple[YamlDocument, Manifest]] = []
+    parsed: list[tuple[YamlDocument, ManifestRecord]] = []
     for doc, doc_problems in loaded:
         docs.append(doc)
         found = variable_problems.get(doc.file, [])
@@ -326,7 +329,7 @@ def load_manifests(
 def _owner_for_cli_v2(
     result: ManifestSet,
     docs: Sequence[YamlDocument],
-    parsed: Sequence[tuple[YamlDocument, Manifest]],
+    parsed: Sequence[tuple[YamlDocument, ManifestRecord]],
     option: str | None,
     problems: list[Problem],
 ) -> ManifestSet:
@@ -412,7 +415,7 @@ def _secret_path(path: tuple[str | int, ...]) -> bool:
     return len(path) == 4 and path[0] == "datastores" and path[2] == "credentials" and path[3] in SECRET_FIELD_NAMES
 
 
-def _manifest_policies(parsed: Sequence[tuple[YamlDocument, Manifest]]) -> list[PolicySource]:
+def _manifest_policies(parsed: Sequence[tuple[YamlDocument, ManifestRecord]]) -> list[PolicySource]:
     declared = [(doc, m.policy) for doc, m in parsed if m.policy is not None]
     if not declared:  # the rules module only when there is a policy to evaluate
         return []
@@ -461,7 +464,10 @@ def _check_names(docs: list[YamlDocument], problems: list[Problem]) -> set[tuple
 
 
 def _merge(
-    parsed: list[tuple[YamlDocument, Manifest]], rejected: set[tuple[str, int]], problems: list[Problem], digest: str
+    parsed: list[tuple[YamlDocument, ManifestRecord]],
+    rejected: set[tuple[str, int]],
+    problems: list[Problem],
+    digest: str,
 ) -> ManifestSet:
     declared = [
         DeclaredDatastore(model, index, doc)
@@ -489,7 +495,7 @@ def _merge(
 
 
 def _removed_entries(
-    parsed: list[tuple[YamlDocument, Manifest]], declared: set[str], problems: list[Problem]
+    parsed: list[tuple[YamlDocument, ManifestRecord]], declared: set[str], problems: list[Problem]
 ) -> tuple[RemovedEntry, ...]:
     """``removed:`` items of every file: never a declared name, a built-in, or the same name twice."""
     entries: list[RemovedEntry] = []
@@ -529,7 +535,7 @@ def _local_secret_problems(
     return problems
 
 
-def _agree(parsed: list[tuple[YamlDocument, Manifest]], field: str, problems: list[Problem]) -> str | None:
+def _agree(parsed: list[tuple[YamlDocument, ManifestRecord]], field: str, problems: list[Problem]) -> str | None:
     """A top-level setting given in several files must have one value (case-insensitive for names)."""
     values: list[tuple[str, YamlDocument]] = [
         (getattr(m, field), doc) for doc, m in parsed if field in m.model_fields_set and getattr(m, field) is not None

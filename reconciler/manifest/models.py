@@ -1,22 +1,22 @@
-"""The manifest as pydantic models: one model per datastore type, one per credential kind.
+"""The manifest as pydantic models: the reference validator, one model per datastore type and per
+credential kind.
 
 Field names follow the Azure ML CLI v2 datastore YAML so that ``az ml datastore`` files drop
-in. The datastore and credential models are generated from the declarations in
-:mod:`reconciler.catalog` (fields, order, credential kinds); this module adds only what a
-manifest needs on top: the validators of each kind of value and the messages for bad input.
-Each model turns itself into *settings* through its declaration, the plain, normalised
-dictionary (defaults filled in, secrets masked) that the planner compares with what a
-workspace reports.
+in. The models are generated from the declarations in :mod:`reconciler.catalog` (fields, order,
+credential kinds) and :mod:`reconciler.manifest.values` (what each kind of value accepts); they
+restate neither.
 
-Start-up: a model is generated the first time it is used and pydantic builds its validator the
-first time it validates, so a manifest pays for the types it declares, not for all of them
-(:func:`validate_manifest`); the full :class:`Manifest` validator is built only for a manifest
-with problems (its errors are the reference) and for the JSON Schema.
+They are the reference: their errors are the messages users read (see
+:mod:`reconciler.manifest.messages`) and they give the JSON Schema. A valid manifest is usually
+accepted without them, by the pydantic-core validators of :mod:`reconciler.manifest.validate`
+(model classes cost start-up); whichever validator runs, the result is the same records
+(:func:`to_record`). A model is generated the first time it is used and pydantic builds its
+validator the first time it validates.
 """
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, Union, cast
 
 from pydantic import (
     AfterValidator,
@@ -31,7 +31,6 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     Tag,
-    ValidationError,
     WithJsonSchema,
     field_validator,
 )
@@ -39,112 +38,81 @@ from pydantic_core import CoreSchema
 
 from reconciler import catalog
 from reconciler._startup import empty_dict, empty_list
-from reconciler.catalog import (
-    BUILTIN_DATASTORES,
-    RESERVED_TAG_PREFIX,
-    CredentialKind,
-    DatastoreType,
-    credential_settings,
-    endpoint_host,
-)
-from reconciler.errors import WorkspaceUriError
+from reconciler.catalog import BUILTIN_DATASTORES, CredentialKind, DatastoreType
+from reconciler.manifest import values as v
 from reconciler.manifest.policy import Policy
-from reconciler.registry import invalid_uri_message, parse_workspace_uri
-from reconciler.secrets.refs import ALLOWED_FORMS, SecretRef, parse_ref
+from reconciler.manifest.records import (
+    CREDENTIAL_RECORDS,
+    DATASTORE_RECORDS,
+    ManifestRecord,
+    Record,
+    RemovedRecord,
+)
+from reconciler.manifest.records import (
+    make as make_record,
+)
+from reconciler.manifest.validate import validate_manifest
+from reconciler.manifest.values import NAME_PATTERN, FieldError, credential_kind, describe_credentials
+from reconciler.secrets.refs import ALLOWED_FORMS, SecretRef
 
-__all__ = ["BUILTIN_DATASTORES", "DATASTORE_MODELS", "DATASTORE_TYPES", "Datastore", "Manifest", "validate_manifest"]
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_]{0,254}$"
-
-_GUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-
-
-def _single_line(value: str) -> str:
-    """``$`` in the patterns also matches before a final line break, which a YAML ``|`` block adds."""
-    if value.endswith("\n"):
-        raise ValueError("must not end with a line break (use a plain value, or '|-' instead of '|')")
-    return value
-
-
-_SINGLE_LINE = AfterValidator(_single_line)
-
-DatastoreName = Annotated[str, StringConstraints(pattern=NAME_PATTERN), _SINGLE_LINE]
-OwnerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"), _SINGLE_LINE]
-StorageAccountName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{3,24}$"), _SINGLE_LINE]
-# Storage names: 3-63 lowercase letters, digits and single hyphens, not starting or ending with one.
-_DNS_LIKE = r"[a-z0-9]+(?:-[a-z0-9]+)*"
-ContainerName = Annotated[
-    str, StringConstraints(pattern=rf"^(?:\$root|\$web|\$logs|{_DNS_LIKE})$", min_length=3, max_length=63), _SINGLE_LINE
+__all__ = [
+    "BUILTIN_DATASTORES",
+    "DATASTORE_MODELS",
+    "DATASTORE_TYPES",
+    "NAME_PATTERN",
+    "Datastore",
+    "FieldError",
+    "Manifest",
+    "credential_kind",
+    "describe_credentials",
+    "to_record",
+    "validate_manifest",
 ]
-ShareName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63), _SINGLE_LINE]
-FilesystemName = Annotated[str, StringConstraints(pattern=rf"^{_DNS_LIKE}$", min_length=3, max_length=63), _SINGLE_LINE]
 
 
-def _lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
+def _text(spec: v.Text) -> Any:
+    """The annotation of a string value kind (see :class:`reconciler.manifest.values.Text`)."""
+    metadata: list[Any] = []
+    if spec.before is not None:
+        metadata.append(BeforeValidator(spec.before))
+    if spec.constraints():
+        metadata.append(StringConstraints(**spec.constraints()))
+    if spec.single_line:
+        metadata.append(_SINGLE_LINE)
+    if spec.lower_case:
+        metadata.append(_LOWER_CASE)
+    return cast(Any, Annotated)[tuple([str, *metadata])] if metadata else str
 
 
-Endpoint = Annotated[
-    str,
-    BeforeValidator(endpoint_host),
-    StringConstraints(pattern=r"^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::\d{1,5})?$", max_length=253),
-    _SINGLE_LINE,
-]
-ServerName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"), _SINGLE_LINE]
-DatabaseName = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+def _choice(spec: v.Choice) -> Any:
+    literal = cast(Any, Literal)[spec.values]
+    return Annotated[literal, BeforeValidator(spec.before)] if spec.before is not None else literal
 
 
-def _lower_case(value: str) -> str:
-    """A function, not ``str.lower``: pydantic inspects every validator's signature, a builtin's slowly."""
-    return value.lower()
+_SINGLE_LINE = AfterValidator(v.single_line)
+_LOWER_CASE = AfterValidator(v.lower_case)
 
-
-#: GUIDs and tenant domains are case-insensitive; Azure returns them lower-case, so compare them so.
-_LOWER_CASE = AfterValidator(_lower_case)
-TenantId = Annotated[
-    str, StringConstraints(pattern=rf"^(?:{_GUID}|[A-Za-z0-9.-]+\.[A-Za-z]{{2,}})$"), _SINGLE_LINE, _LOWER_CASE
-]
-ClientId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE, _LOWER_CASE]
-Thumbprint = Annotated[str, StringConstraints(pattern=r"^(?:[0-9a-fA-F]{40}|[0-9a-fA-F]{64})$"), _SINGLE_LINE]
-HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s/$.?#][^\s]*$"), _SINGLE_LINE]
-ResourceGroup = Annotated[str, StringConstraints(pattern=r"^[-\w._()]{1,90}$"), _SINGLE_LINE]
-SubscriptionId = Annotated[str, StringConstraints(pattern=rf"^{_GUID}$"), _SINGLE_LINE, _LOWER_CASE]
-TagKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-#: Protocols azure-ai-ml accepts (any case; ARM keeps them as written, reconciler compares them lower-case).
-Protocol = Annotated[Literal["https", "http"], BeforeValidator(_lower)]
-BlobProtocol = Annotated[Literal["https", "http", "wasbs", "wasb"], BeforeValidator(_lower)]
-AdlsProtocol = Annotated[Literal["https", "http", "abfss", "abfs"], BeforeValidator(_lower)]
-VariableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
-#: Numbers are accepted in YAML and become their text before validation.
-VariableValue = Annotated[
-    str,
-    StringConstraints(max_length=4096),
-    WithJsonSchema({"type": ["string", "number"], "description": "at most 4096 characters, one line"}),
-]
-IdentityMode = Literal["none", "workspace_system_assigned_identity", "workspace_user_assigned_identity"]
-
-
-class FieldError(ValueError):
-    """A validation error about one key of the mapping being validated.
-
-    Validators of a whole mapping (credentials, tags) raise it so that the message is reported
-    at the offending key's line rather than at the mapping's.
-    """
-
-    def __init__(self, message: str, key: str | None = None) -> None:
-        super().__init__(message)
-        self.key = key
-
-
-def _secret_ref(value: Any) -> SecretRef:
-    if isinstance(value, SecretRef):
-        return value
-    return parse_ref(value)
-
+if TYPE_CHECKING:
+    DatastoreName: TypeAlias = str
+    OwnerName: TypeAlias = str
+    TagKey: TypeAlias = str
+    VariableName: TypeAlias = str
+    VariableValue: TypeAlias = str
+    WorkspaceUri: TypeAlias = str
+else:
+    DatastoreName = _text(v.DATASTORE_NAME)
+    OwnerName = _text(v.OWNER_NAME)
+    TagKey = _text(v.TAG_KEY)
+    VariableName = _text(v.VARIABLE_NAME)
+    VariableValue = Annotated[
+        _text(v.VARIABLE_VALUE),
+        WithJsonSchema({"type": ["string", "number"], "description": "at most 4096 characters, one line"}),
+    ]
+    WorkspaceUri = _text(v.WORKSPACE_URI)
 
 SecretField = Annotated[
     SecretRef,
-    BeforeValidator(_secret_ref),
+    BeforeValidator(v.secret_ref),
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
         {
@@ -172,50 +140,20 @@ class Credentials(StrictModel):
     SPEC: ClassVar[CredentialKind]
     DESCRIPTION: ClassVar[str]
 
-    def settings(self) -> dict[str, Any]:
-        return credential_settings({"type": self.KIND, **{n: getattr(self, n) for n in type(self).model_fields}})
 
-    def secret_refs(self) -> dict[str, SecretRef]:
-        spec = self.SPEC
-        return {spec.secret_path: getattr(self, spec.secret)} if spec.secret and spec.secret_path else {}
-
-
-def _artifact_type(value: Any) -> Any:
-    """azure-ai-ml accepts the ARM spelling ``LakeHouse`` too (camel case turned to snake case)."""
-    return "lake_house" if value == "LakeHouse" else value
-
-
-OneLakeArtifactType = Annotated[Literal["lake_house"], BeforeValidator(_artifact_type)]
+Text256: Any = _text(v.TEXT256)
 
 
 class OneLakeArtifact(StrictModel):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    type: OneLakeArtifactType = "lake_house"
+    name: Text256
+    type: Annotated[Literal["lake_house"], BeforeValidator(v.artifact_type)] = "lake_house"
 
 
 #: The validator of each catalog value kind (see :class:`reconciler.catalog.Field`).
 VALUE_TYPES: dict[str, Any] = {
-    "storage_account": StorageAccountName,
-    "container": ContainerName,
-    "share": ShareName,
-    "filesystem": FilesystemName,
-    "endpoint": Endpoint,
-    "protocol": Protocol,
-    "blob_protocol": BlobProtocol,
-    "adls_protocol": AdlsProtocol,
-    "identity": IdentityMode,
-    "resource_group": ResourceGroup,
-    "subscription": SubscriptionId,
-    "server": ServerName,
-    "database": DatabaseName,
-    "port": Annotated[StrictInt, Field(ge=1, le=65535)],
-    "text256": Annotated[str, StringConstraints(min_length=1, max_length=256)],
+    **{kind: _text(spec) if isinstance(spec, v.Text) else _choice(spec) for kind, spec in v.VALUE_KINDS.items()},
+    "port": Annotated[StrictInt, Field(ge=v.PORT_RANGE[0], le=v.PORT_RANGE[1])],
     "artifact": OneLakeArtifact,
-    "tenant": TenantId,
-    "client_id": ClientId,
-    "thumbprint": Thumbprint,
-    "https_url": HttpsUrl,
-    "sql_user": Annotated[str, StringConstraints(min_length=1, max_length=128)],
     "secret": SecretField,
 }
 
@@ -287,102 +225,14 @@ def _credentials_model(spec: CredentialKind) -> type[Credentials]:
 
 CREDENTIAL_KINDS: LazyModels[CredentialKind, Credentials] = LazyModels(catalog.CREDENTIAL_KINDS, _credentials_model)
 
-# Keys that reveal which kind a credentials mapping means, strongest first.
-_KIND_MARKERS: tuple[tuple[str, str], ...] = (
-    ("account_key", "account_key"),
-    ("sas_token", "sas_token"),
-    ("user_password", "sql_user"),
-    ("user_id", "sql_user"),
-    ("certificate", "certificate"),
-    ("thumbprint", "certificate"),
-    ("client_secret", "service_principal"),
-    ("client_id", "service_principal"),
-    ("tenant_id", "service_principal"),
-)
-
-_EXCLUSIVE = (
-    ("account_key", "sas_token"),
-    ("client_secret", "certificate"),
-    ("user_password", "client_secret"),
-)
-
-
-def credential_kind(data: Any) -> str | None:
-    """The kind a credentials mapping asks for, from the keys it has (None when unclear)."""
-    if isinstance(data, Credentials):
-        return data.KIND
-    if not isinstance(data, dict):
-        return None
-    for key, kind in _KIND_MARKERS:
-        if key in data:
-            return kind
-    return None
-
-
-def _check_credentials(allowed: tuple[str, ...], type_name: str, required: bool) -> Any:
-    """A before-validator: one clear message for conflicting or disallowed credential kinds."""
-
-    def check(value: Any) -> Any:
-        if value is None:
-            if required:
-                raise ValueError(f"{type_name} needs credentials: {describe_credentials(allowed)}")
-            return None
-        if isinstance(value, Credentials):
-            return value
-        if not isinstance(value, dict):
-            raise ValueError(f"credentials must be a mapping: {describe_credentials(allowed)}")
-        if not value:
-            if required:
-                raise ValueError(f"{type_name} needs credentials: {describe_credentials(allowed)}")
-            return None
-        if "authority_uri" in value:
-            if "authority_url" in value:
-                raise FieldError(
-                    "give either authority_url or authority_uri (its older name), not both", "authority_uri"
-                )
-            value = {("authority_url" if k == "authority_uri" else k): v for k, v in value.items()}
-        keys = list(value)
-        for a, b in _EXCLUSIVE:
-            if a in value and b in value:
-                later = a if keys.index(a) > keys.index(b) else b
-                raise FieldError(f"give either {a} or {b}, not both", later)
-        kind = credential_kind(value)
-        if kind is None:
-            raise _unrecognised_credentials(keys, allowed)
-        if kind not in allowed:
-            marker = next(key for key, k in _KIND_MARKERS if k == kind and key in value)
-            raise FieldError(
-                f"{catalog.CREDENTIAL_KINDS[kind].description} credentials are not supported by {type_name}; "
-                f"allowed: {describe_credentials(allowed)}" + ("" if required else ", or none (identity-based access)"),
-                marker,
-            )
-        return value
-
-    return BeforeValidator(check)
-
-
-def _unrecognised_credentials(keys: list[str], allowed: tuple[str, ...]) -> FieldError:
-    """No key tells the kind: name the first unknown key (with a suggestion) if there is one."""
-    fields = sorted({f for k in allowed for f in catalog.CREDENTIAL_KINDS[k].field_names})
-    unknown = [k for k in keys if k not in fields]
-    if not unknown:
-        return FieldError(f"incomplete credentials; expected {describe_credentials(allowed)}")
-    import difflib
-
-    close = difflib.get_close_matches(unknown[0], fields, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return FieldError(f"unknown field {unknown[0]!r}{hint} (allowed: {', '.join(fields)})", unknown[0])
-
-
-def describe_credentials(kinds: tuple[str, ...]) -> str:
-    return " or ".join(catalog.CREDENTIAL_KINDS[k].description for k in kinds)
-
 
 def _credentials_type(kinds: tuple[str, ...], type_name: str, required: bool = False) -> Any:
     """The annotation of a type's ``credentials`` field: a union chosen by the keys present."""
     members = tuple(Annotated[CREDENTIAL_KINDS[k], Tag(k)] for k in kinds)
     union = Annotated[Union[members], Discriminator(credential_kind)]  # type: ignore[valid-type]  # noqa: UP007
-    return Annotated[union if required else union | None, _check_credentials(kinds, type_name, required)]
+    return Annotated[
+        union if required else union | None, BeforeValidator(v.credentials_check(kinds, type_name, required))
+    ]
 
 
 # --------------------------------------------------------------------------- datastores
@@ -407,35 +257,7 @@ class Datastore(StrictModel):
     @field_validator("tags")
     @classmethod
     def _no_reserved_tags(cls, tags: dict[str, str]) -> dict[str, str]:
-        reserved = [k for k in tags if k.lower().startswith(RESERVED_TAG_PREFIX)]
-        if reserved:
-            raise FieldError(
-                f"tag keys starting with {RESERVED_TAG_PREFIX!r} (any case) are reserved for reconciler's own "
-                f"bookkeeping: {', '.join(reserved)}",
-                reserved[0],
-            )
-        return tags
-
-    def settings(self, owner: str) -> dict[str, Any]:
-        """The normalised, secret-free settings the planner compares (see :meth:`DatastoreType.settings`)."""
-        values = {}
-        for name in self.SPEC.field_names:
-            value = getattr(self, name)
-            values[name] = value.model_dump() if isinstance(value, BaseModel) else value
-        creds = getattr(self, "credentials", None)
-        return self.SPEC.settings(
-            values,
-            credentials=creds.settings() if creds is not None else None,
-            description=self.description,
-            tags=self.tags,
-            properties=self.properties,
-            owner=owner,
-            protect=self.protect,
-        )
-
-    def secret_refs(self) -> dict[str, SecretRef]:
-        creds = getattr(self, "credentials", None)
-        return creds.secret_refs() if creds is not None else {}
+        return v.no_reserved_tags(tags)
 
 
 def _datastore_model(spec: DatastoreType) -> type[Datastore]:
@@ -478,17 +300,6 @@ else:
     AnyDatastore = Annotated[Datastore, _EveryDatastoreType()]
 
 
-def _exact_version(value: Any) -> Any:
-    """YAML ``true`` and ``1.0`` equal 1 in Python; only the integer 1 is version 1."""
-    if type(value) is not int:
-        raise ValueError("unsupported manifest version; expected version: 1")
-    return value
-
-
-#: Entries of a manifest's ``removed`` list, at most (an input size bound).
-MAX_ENTRIES = 10_000
-
-
 class RemovedDatastore(StrictModel):
     """A datastore this manifest stops managing, like Terraform's ``removed`` block.
 
@@ -501,10 +312,10 @@ class RemovedDatastore(StrictModel):
 
 
 class ManifestHead(StrictModel):
-    """A manifest with its datastore entries left as they were written (see :func:`validate_manifest`)."""
+    """Every field of a manifest but the typed datastore entries."""
 
-    version: Annotated[Literal[1], BeforeValidator(_exact_version)]
-    workspace: Annotated[str, StringConstraints(min_length=1)] | None = None
+    version: Annotated[Literal[1], BeforeValidator(v.exact_version)]
+    workspace: WorkspaceUri | None = None
     #: Required (checked when the files are merged, so one file of several, or the project's
     #: environment, may carry it): which datastores this manifest owns. A shared default let two
     #: teams' manifests delete each other's datastores.
@@ -512,7 +323,7 @@ class ManifestHead(StrictModel):
     default_datastore: DatastoreName | None = None
     datastores: list[Any] = Field(default_factory=empty_list)
     policy: Policy | None = None
-    removed: list[RemovedDatastore] = Field(default_factory=empty_list, max_length=MAX_ENTRIES)
+    removed: list[RemovedDatastore] = Field(default_factory=empty_list, max_length=v.MAX_ENTRIES)
     vars: dict[VariableName, VariableValue] = Field(
         default_factory=empty_dict,
         description="Variables for ${var:NAME} in non-secret string fields (never secrets); overridden by "
@@ -522,14 +333,7 @@ class ManifestHead(StrictModel):
     @field_validator("workspace")
     @classmethod
     def _workspace_uri(cls, uri: str | None) -> str | None:
-        """Check the URI form offline, so ``validate`` catches it and plan reports it at its line."""
-        if uri is None:
-            return None
-        try:
-            parse_workspace_uri(uri)
-        except WorkspaceUriError:
-            raise ValueError(invalid_uri_message()) from None
-        return uri
+        return v.workspace_uri(uri)
 
 
 class Manifest(ManifestHead):
@@ -538,32 +342,25 @@ class Manifest(ManifestHead):
     datastores: list[AnyDatastore] = Field(default_factory=empty_list)
 
 
-class _NotOneType(Exception):
-    """An entry whose model the fast path cannot tell: the whole manifest's validator decides."""
-
-
-def _entry(entry: Any) -> Datastore:
-    kind = entry.get("type") if isinstance(entry, dict) else None
-    if not isinstance(kind, str) or kind not in DATASTORE_MODELS:
-        raise _NotOneType
-    return DATASTORE_MODELS[kind].model_validate(entry)
-
-
-def validate_manifest(data: Any) -> Manifest:
-    """``Manifest.model_validate(data)``, building only the models of the types the manifest declares.
-
-    A valid manifest is validated in parts: everything but the entries, then each entry with its
-    type's model, exactly as the union chosen by ``type`` would. Anything else (an error, an
-    entry without a known type) goes to the whole validator, so errors, their order and their
-    locations are the reference ones.
-    """
-    try:
-        head = ManifestHead.model_validate(data)
-        entries = [_entry(entry) for entry in head.datastores]
-    except (ValidationError, _NotOneType):
-        return Manifest.model_validate(data)
-    values = {name: getattr(head, name) for name in ManifestHead.model_fields}
-    return Manifest.model_construct(head.model_fields_set, **{**values, "datastores": entries})
+def to_record(model: Any) -> Any:
+    """A reference model's result as the records the pydantic-core validators give (lists too)."""
+    if isinstance(model, list):
+        return [to_record(item) for item in model]
+    if isinstance(model, Policy) or not isinstance(model, BaseModel):
+        return model
+    if isinstance(model, OneLakeArtifact):
+        return model.model_dump()
+    cls: type[Record]
+    if isinstance(model, Datastore):
+        cls = DATASTORE_RECORDS[model.TYPE]
+    elif isinstance(model, Credentials):
+        cls = CREDENTIAL_RECORDS[model.KIND]
+    elif isinstance(model, RemovedDatastore):
+        cls = RemovedRecord
+    else:
+        cls = ManifestRecord
+    values = {name: to_record(getattr(model, name)) for name in type(model).model_fields}
+    return make_record(cls, values, model.model_fields_set)
 
 
 def model_field_names(model: type[BaseModel]) -> list[str]:

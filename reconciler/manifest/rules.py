@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from reconciler.catalog import TYPES
 from reconciler.errors import ManifestError, Problem, SourceLocation
-from reconciler.manifest.models import Credentials
 from reconciler.manifest.policy import Policy
+from reconciler.manifest.records import CredentialsRecord
 
 if TYPE_CHECKING:
     from reconciler.manifest.load import DeclaredDatastore
@@ -70,7 +70,7 @@ def evaluate(sources: Sequence[PolicySource], declared: Sequence[DeclaredDatasto
         for entry in declared:
             model = entry.model
             name: str = model.name
-            creds: Credentials | None = getattr(model, "credentials", None)
+            creds: CredentialsRecord | None = getattr(model, "credentials", None)
             if creds is not None and creds.KIND in rules.forbidden_credentials:
                 report(
                     entry,

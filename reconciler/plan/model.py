@@ -6,13 +6,15 @@ as a :class:`FieldChange` with ``sensitive=True``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, computed_field, model_validator
-
-from reconciler._startup import empty_dict
 from reconciler.plan.paths import FieldPath, parse_path, path_text
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
+    from pydantic_core import CoreSchema
 
 FORMAT_VERSION = "1"
 
@@ -92,20 +94,37 @@ def _parse_path(value: Any) -> Any:
     return parse_path(value) if isinstance(value, str) else value
 
 
+class _PathText:
+    """In the JSON plan a field path is its text form (``credentials.account_key``); read back as a tuple.
+
+    pydantic asks for this when :mod:`reconciler.plan.planfile` builds the document's schema;
+    the plan itself is plain dataclasses and imports no pydantic.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        from pydantic_core import core_schema as cs
+
+        return cs.no_info_before_validator_function(
+            _parse_path,
+            handler(source),
+            serialization=cs.plain_serializer_function_ser_schema(
+                path_text, return_schema=cs.str_schema(), when_used="json"
+            ),
+        )
+
+
 #: A field path: a tuple in the plan, its text form (``credentials.account_key``) in the JSON plan.
-PlanPath = Annotated[
-    FieldPath,
-    BeforeValidator(_parse_path),
-    PlainSerializer(path_text, return_type=str, when_used="json"),
-]
+PlanPath = Annotated[FieldPath, _PathText]
+#: How pydantic treats these dataclasses in the plan document (unknown keys are errors).
+_DOCUMENT = {"extra": "forbid"}
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class FieldChange(_Frozen):
+@dataclass(frozen=True)
+class FieldChange:
     """One changed setting: ``op`` is add, remove or change; sensitive values are never carried."""
+
+    __pydantic_config__ = _DOCUMENT
 
     path: PlanPath
     op: Literal["add", "remove", "change"] = "change"
@@ -114,19 +133,12 @@ class FieldChange(_Frozen):
     sensitive: bool = False
     forces_replacement: bool = False
 
-    @model_validator(mode="before")
-    @classmethod
-    def _markers(cls, data: Any) -> Any:
-        """A saved plan read back: a sensitive field's texts are markers again, not values."""
-        if isinstance(data, dict) and data.get("sensitive"):
-            from reconciler.secrets.sensitive import marker_of
 
-            data = {**data, "before": marker_of(data.get("before")), "after": marker_of(data.get("after"))}
-        return data
-
-
-class Change(_Frozen):
+@dataclass(frozen=True)
+class Change:
     """What happens to one datastore."""
+
+    __pydantic_config__ = _DOCUMENT
 
     name: str
     type: str
@@ -142,48 +154,47 @@ class Change(_Frozen):
     #: Registered without ownership: this change makes the manifest's owner its owner.
     adopt: bool = False
 
-    @model_validator(mode="before")
-    @classmethod
-    def _markers(cls, data: Any) -> Any:
-        """A saved plan read back: secret fields in ``before``/``after`` are markers again."""
-        if isinstance(data, dict):
-            from reconciler.catalog import mark_stored
 
-            data = dict(data)
-            for side in ("before", "after"):
-                if isinstance(data.get(side), dict):
-                    data[side] = mark_stored(data[side])
-        return data
+@dataclass(frozen=True)
+class DefaultChange:
+    __pydantic_config__ = _DOCUMENT
 
-
-class DefaultChange(_Frozen):
     before: str | None
     after: str
 
 
-class PlanOptions(_Frozen):
+@dataclass(frozen=True)
+class PlanOptions:
+    __pydantic_config__ = _DOCUMENT
+
     targets: tuple[str, ...] = ()
     revalidate: bool = False
     #: ``--replace NAME``: replace these even when nothing forces it (and adopt-and-replace unowned ones).
     replace: tuple[str, ...] = ()
 
 
-class Recorded(_Frozen):
+@dataclass(frozen=True)
+class Recorded:
     """What the plan was computed against; ``apply PLANFILE`` refuses when any of it changed."""
+
+    __pydantic_config__ = _DOCUMENT
 
     workspace_fingerprint: str
     manifest_digest: str
     manifests: tuple[str, ...] = ()
     owner: str = "default"
-    secret_refs: dict[str, dict[str, str]] = Field(default_factory=empty_dict)
+    secret_refs: dict[str, dict[str, str]] = field(default_factory=dict)
     options: PlanOptions = PlanOptions()
     #: The ``${var:NAME}`` values the manifests used: ``apply PLANFILE`` substitutes exactly these.
-    variables: dict[str, str] = Field(default_factory=empty_dict)
+    variables: dict[str, str] = field(default_factory=dict)
     created_at: str = ""
     reconciler_version: str = ""
 
 
-class Plan(_Frozen):
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    __pydantic_config__ = _DOCUMENT
+
     format_version: Literal["1"] = "1"
     workspace: str
     changes: tuple[Change, ...] = ()
@@ -191,9 +202,9 @@ class Plan(_Frozen):
     notes: tuple[str, ...] = ()
     recorded: Recorded | None = None
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def summary(self) -> dict[str, int]:
+        """Changes by action, every action counted (the JSON plan's ``summary``)."""
         counts = {a.value: 0 for a in SUMMARY_ACTIONS}
         for change in self.changes:
             counts[change.action.value] += 1
@@ -208,7 +219,10 @@ class Plan(_Frozen):
 
     def comparable(self) -> dict[str, Any]:
         """The decision content, without provenance: two plans that would do the same are equal."""
-        data = self.model_dump(mode="json", exclude={"recorded", "notes"})
+        from reconciler.plan.planfile import plan_data
+
+        data = plan_data(self)
+        del data["recorded"], data["notes"]
         for change in data["changes"]:
             change.pop("before_version", None)
         return data

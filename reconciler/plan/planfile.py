@@ -14,21 +14,48 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from reconciler.errors import ReconcilerError
 from reconciler.plan.model import FORMAT_VERSION, Change, Plan
 
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
 SCHEMA_ID = "https://raw.githubusercontent.com/reconciler/reconciler/main/schemas/plan.schema.json"
 #: A plan file is data reconciler wrote; anything much larger was not.
 MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024
 
 
+_ADAPTER: list[TypeAdapter[Plan]] = []
+
+
+def _adapter() -> TypeAdapter[Plan]:
+    """pydantic's view of the plan dataclasses: built only when a plan is written as JSON or read."""
+    if not _ADAPTER:
+        from pydantic import TypeAdapter
+
+        _ADAPTER.append(TypeAdapter(Plan))
+    return _ADAPTER[0]
+
+
+#: ``summary`` in the schema: the counts by action, written from the changes (never read as input).
+_SUMMARY_SCHEMA = {"additionalProperties": {"type": "integer"}, "readOnly": True, "title": "Summary", "type": "object"}
+
+
+def plan_data(plan: Plan) -> dict[str, Any]:
+    """The plan's fields as JSON data (paths as text, enums as their values), without ``summary``."""
+    data: dict[str, Any] = _adapter().dump_python(plan, mode="json")
+    return data
+
+
 def plan_schema() -> dict[str, Any]:
     """The JSON Schema of a saved plan, ``summary`` included (serialisation mode)."""
-    schema = Plan.model_json_schema(mode="serialization")
+    schema = _adapter().json_schema(mode="serialization")
+    schema["properties"]["summary"] = _SUMMARY_SCHEMA
+    schema["required"] = [*schema.get("required", []), "summary"]
     change = schema["$defs"]["Change"]["properties"]
     change_properties: dict[str, Any] = {}
     for key, value in change.items():
@@ -57,7 +84,8 @@ def plan_schema_text() -> str:
 
 def plan_to_document(plan: Plan, reason_text: Callable[[Change], str]) -> dict[str, Any]:
     """The JSON plan of ``plan``; ``reason_text`` words each change's reason (a renderer's function)."""
-    document = plan.model_dump(mode="json")
+    document = plan_data(plan)
+    document["summary"] = plan.summary
     document["changes"] = [
         _with_reason_words(data, reason_text(change))
         for change, data in zip(plan.changes, document["changes"], strict=True)
@@ -78,21 +106,37 @@ def _with_reason_words(change: dict[str, Any], words: str) -> dict[str, Any]:
 
 def plan_from_document(data: dict[str, Any]) -> Plan:
     """The plan a JSON plan document (without ``summary``) holds; pydantic's error when it holds none."""
-    return Plan.model_validate(_from_document(data))
+    return _adapter().validate_python(_from_document(data))
 
 
 def _from_document(data: dict[str, Any]) -> dict[str, Any]:
-    """The model's input from a document: the reason words dropped, the code read as the reason."""
+    """The plan's input from a document: the reason words dropped, the code read as the reason, and
+    secret fields' texts markers again (a file holds ``(sensitive)``, never a value)."""
     data = dict(data)
     changes = data.get("changes")
     if isinstance(changes, list):
-        data["changes"] = [
-            {**{k: v for k, v in c.items() if k not in ("reason", "reason_code")}, "reason": c.get("reason_code", "")}
-            if isinstance(c, dict)
-            else c
-            for c in changes
-        ]
+        data["changes"] = [_change_input(c) if isinstance(c, dict) else c for c in changes]
     return data
+
+
+def _change_input(change: dict[str, Any]) -> dict[str, Any]:
+    from reconciler.catalog import mark_stored
+    from reconciler.secrets.sensitive import marker_of
+
+    out = {k: v for k, v in change.items() if k not in ("reason", "reason_code")}
+    out["reason"] = change.get("reason_code", "")
+    for side in ("before", "after"):
+        if isinstance(out.get(side), dict):
+            out[side] = mark_stored(out[side])
+    fields = out.get("fields")
+    if isinstance(fields, list):
+        out["fields"] = [
+            {**f, "before": marker_of(f.get("before")), "after": marker_of(f.get("after"))}
+            if isinstance(f, dict) and f.get("sensitive")
+            else f
+            for f in fields
+        ]
+    return out
 
 
 def parse_plan(text: str, path: str) -> Plan:

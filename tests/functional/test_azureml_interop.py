@@ -254,7 +254,7 @@ def test_what_azure_ai_ml_writes_is_adopted_without_changes(both: Both, index: i
     plan = _plan(both.workspace, item)
     (change,) = plan.changes
     assert (change.action, change.reason, change.adopt) == (Action.UPDATE, Reason.ADOPT, True)
-    assert change.fields == (FieldChange(path="owner", op="change", before=None, after=OWNER),)
+    assert change.fields == (FieldChange(path=("owner",), op="change", before=None, after=OWNER),)
     _apply(both.workspace, item)
     assert not _plan(both.workspace, item).has_changes
     assert type(both.ml.datastores.get(name)) is type(entity), "still loads in azure-ai-ml after adoption"

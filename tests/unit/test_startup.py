@@ -6,15 +6,9 @@ import inspect
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pydantic.plugin._schema_validator as schema_validator
-import pytest
-import yaml
-from pydantic import ValidationError
 
-from reconciler import catalog
-from reconciler.manifest.models import Manifest, validate_manifest
 from tests.conftest import clean_env
 
 
@@ -34,54 +28,8 @@ def test_cli_process_validates_without_plugin_discovery(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == "False 0", out.stderr
 
 
-# --------------------------------------------------------------------------- per-type validation
-
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "examples" / "quickstart" / "datastores.yaml"
-
-
-def _manifest_inputs() -> list[Any]:
-    """Every example manifest and every invalid-corpus file, as the YAML reader gives them to validation."""
-    inputs: list[Any] = []
-    for path in sorted([*(REPO / "examples").rglob("*.yaml"), *(REPO / "tests" / "data" / "invalid").rglob("*.yaml")]):
-        try:
-            inputs.append(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except (yaml.YAMLError, UnicodeDecodeError):
-            continue
-    inputs += [
-        {"version": 1, "datastores": [{"name": "x", "type": "azure_blob"}]},
-        {"version": 1, "datastores": [{"name": "x", "type": "no_such_type"}]},
-        {"version": 1, "datastores": [{"name": "x"}, "not a mapping", None]},
-        {"version": 1, "datastores": {"name": "x"}},
-        {"version": 2, "owner": "o", "datastores": []},
-    ]
-    return inputs
-
-
-def _outcome(validate: Any, data: Any) -> Any:
-    try:
-        manifest = validate(data)
-    except ValidationError as exc:
-        return exc.errors(include_url=False, include_context=False)
-    return manifest, manifest.model_fields_set, [type(d) for d in manifest.datastores]
-
-
-@pytest.mark.parametrize("data", _manifest_inputs())
-def test_validating_by_type_gives_what_the_whole_manifest_validator_gives(data: Any) -> None:
-    assert _outcome(validate_manifest, data) == _outcome(Manifest.model_validate, data)
-
-
-def test_validate_builds_only_the_models_of_the_declared_types(tmp_path: Path) -> None:
-    code = (
-        "from reconciler.cli import run; from reconciler.manifest import models; "
-        f"rc = run(['validate', '-f', {str(QUICKSTART)!r}]); "
-        "print(sorted(models.DATASTORE_MODELS.made()), sorted(models.CREDENTIAL_KINDS.made()), "
-        "models.Manifest.__pydantic_complete__, rc)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), cwd=tmp_path)
-    declared = ["azure_blob", "azure_data_lake_gen2", "azure_file", "azure_postgresql"]
-    kinds = sorted({kind for name in declared for kind in catalog.TYPES[name].credentials})  # the types' unions
-    assert out.stdout.strip().splitlines()[-1] == f"{declared} {kinds} False 0", out.stderr
 
 
 # --------------------------------------------------------------------------- what start-up loads
