@@ -222,6 +222,6 @@ def cli_v2_documents(result: Export) -> tuple[dict[str, str], list[str]]:
 def _kind_of(credentials: Any) -> str | None:
     if not isinstance(credentials, dict):
         return None
-    from reconciler.manifest.models import credential_kind
+    from reconciler.manifest.values import credential_kind
 
     return credential_kind(credentials)

@@ -51,7 +51,21 @@ def _loaded(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
 
 
 OTHER_COMMANDS = tuple(f"reconciler.cli.{name}" for name in ("apply", "convert", "data", "export", "github", "show"))
-NEVER_AT_START_UP = ("rich", "jsonschema", "azure.", "msal", "requests", "deepdiff", "reconciler.apply")
+NEVER_AT_START_UP = (
+    "rich",
+    "jsonschema",
+    "azure.",
+    "msal",
+    "requests",
+    "deepdiff",
+    "reconciler.apply",
+    # Making pydantic model classes costs more than the rest of a start-up: a valid manifest is
+    # checked by the pydantic-core validators and the plan is dataclasses (see ARCHITECTURE.md).
+    "pydantic.fields",
+    "annotated_types",
+    "reconciler.manifest.models",
+    "reconciler.manifest.policy",
+)
 
 
 def test_validate_loads_only_what_checking_a_manifest_needs(tmp_path: Path) -> None:
