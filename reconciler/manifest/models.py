@@ -99,6 +99,7 @@ if TYPE_CHECKING:
     VariableName: TypeAlias = str
     VariableValue: TypeAlias = str
     WorkspaceUri: TypeAlias = str
+    Text256: TypeAlias = str
 else:
     DatastoreName = _text(v.DATASTORE_NAME)
     OwnerName = _text(v.OWNER_NAME)
@@ -109,6 +110,7 @@ else:
         WithJsonSchema({"type": ["string", "number"], "description": "at most 4096 characters, one line"}),
     ]
     WorkspaceUri = _text(v.WORKSPACE_URI)
+    Text256 = _text(v.TEXT256)
 
 SecretField = Annotated[
     SecretRef,
@@ -139,9 +141,6 @@ class Credentials(StrictModel):
     KIND: ClassVar[str]
     SPEC: ClassVar[CredentialKind]
     DESCRIPTION: ClassVar[str]
-
-
-Text256: Any = _text(v.TEXT256)
 
 
 class OneLakeArtifact(StrictModel):

@@ -196,14 +196,14 @@ def accept(data: Any) -> ManifestRecord | None:
     """The manifest as records if these validators accept it, else None (the reference decides)."""
     try:
         head: ManifestRecord = VALIDATORS.get(_HEAD, _head_schema).validate_python(data)
-        entries = []
-        for entry in head.datastores:
-            kind = entry.get("type") if isinstance(entry, dict) else None
-            if not isinstance(kind, str) or kind not in catalog.TYPES:
-                return None
-            entries.append(_entry_validator(kind).validate_python(entry))
     except ValidationError:
         return None
+    entries = []
+    for entry in head.datastores:
+        record = accept_entry(entry)
+        if record is None:
+            return None
+        entries.append(record)
     object.__setattr__(head, "__dict__", {**head.__dict__, "datastores": entries})
     return head
 

@@ -12,6 +12,7 @@ against it with jsonschema when read, before the model sees it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -29,16 +30,12 @@ SCHEMA_ID = "https://raw.githubusercontent.com/reconciler/reconciler/main/schema
 MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024
 
 
-_ADAPTER: list[TypeAdapter[Plan]] = []
-
-
+@functools.cache
 def _adapter() -> TypeAdapter[Plan]:
     """pydantic's view of the plan dataclasses: built only when a plan is written as JSON or read."""
-    if not _ADAPTER:
-        from pydantic import TypeAdapter
+    from pydantic import TypeAdapter
 
-        _ADAPTER.append(TypeAdapter(Plan))
-    return _ADAPTER[0]
+    return TypeAdapter(Plan)
 
 
 #: ``summary`` in the schema: the counts by action, written from the changes (never read as input).
