@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: Azurite, PostgreSQL and MariaDB fixtures, started on first use and stopped at session end.
 pytest_plugins = ["tests.services.plugin"]
+
+# A test run started in the background of a non-interactive shell inherits an ignored SIGINT, and so
+# would every CLI it starts (Python keeps an inherited SIG_IGN): the Ctrl-C tests could not interrupt
+# anything. A Python handler is reset to the default at exec, so the children get Ctrl-C back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
