@@ -77,12 +77,12 @@ with open(sys.argv[5], "wb") as handle:
     client.download_blob(sys.argv[6], max_concurrency=8).readinto(handle)
 """
 
-#: What ``reconciler data upload`` imports before it sends anything (the start-up part of a re-run).
-#: What a data upload that moves nothing imports: the storage SDK is loaded only to transfer (data/light.py).
+#: What a data upload that moves nothing imports (the start-up part of a re-run): the storage SDK and
+#: requests load only to transfer (data/light.py, data/httpclient.py).
 IMPORTS_OF_A_RUN = """
 import reconciler.cli, reconciler.cli.data, reconciler.manifest.load, reconciler.data.ops, reconciler.data.transfer
-import reconciler.azure.keyvault, reconciler.render.data, reconciler.data.light, azure.core.credentials, requests
-import azure.core.pipeline.transport._requests_basic
+import reconciler.azure.keyvault, reconciler.render.data, reconciler.data.light, reconciler.data.httpclient
+import azure.core.credentials
 """
 
 

@@ -1,9 +1,10 @@
 """The container before the storage SDK is loaded: listings through a plain azure-core pipeline.
 
 A re-run that finds every file already in place only lists the container and compares digests.
-Loading ``azure.storage.blob`` for that costs more than everything else such a run does, so the
-container client is made on first use (:class:`LazyContainer`), and until then List Blobs goes
-through an azure-core pipeline that signs like the SDK does: Shared Key for an account key
+Loading ``azure.storage.blob`` (and requests under it) for that costs more than everything else
+such a run does, so the container client is made on first use (:class:`LazyContainer`), and List
+Blobs goes through an azure-core pipeline on the standard library's ``http.client``
+(``httpclient.py``) that signs like the SDK does: Shared Key for an account key
 (:class:`SharedKeyPolicy`, the documented canonical string), azure-core's own policy for a SAS.
 Token credentials (identity, service principal) go through the SDK from the start. Any answer that
 is not a plain success is left to the SDK, as for every other hand-made request (see ``blob.py``).
@@ -22,6 +23,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+from reconciler.data.network import Network
 
 #: The service version of the requests made here: the one the storage SDK speaks (a test checks).
 API_VERSION = "2026-10-06"
@@ -83,16 +86,18 @@ class SharedKeyPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
 
 
 def listing_pipeline(
-    credential: Any, *, session: Any, verify: bool | str, options: dict[str, Any], retry: dict[str, Any]
+    credential: Any, account_url: str, *, network: Network, options: dict[str, Any], retry: dict[str, Any]
 ) -> Any:
-    """A pipeline for List Blobs with ``credential``; None when only the SDK should carry it (tokens).
+    """A pipeline for List Blobs with ``credential``; None when only the SDK should carry it (tokens, or a
+    proxy the standard-library transport does not speak).
 
     ``options`` are the SDK client's (timeouts, user agent) and ``retry`` its retry settings, so both
     paths to the service time out and retry alike."""
     from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
     from azure.core.pipeline import Pipeline
     from azure.core.pipeline.policies import AzureSasCredentialPolicy, RetryPolicy, UserAgentPolicy
-    from azure.core.pipeline.transport import RequestsTransport
+
+    from reconciler.data.httpclient import HttpClientTransport, supports
 
     auth: Any
     if isinstance(credential, AzureNamedKeyCredential):
@@ -101,12 +106,10 @@ def listing_pipeline(
         auth = AzureSasCredentialPolicy(credential)
     else:
         return None
-    transport = RequestsTransport(
-        session=session,
-        session_owner=False,
-        connection_verify=verify,
-        connection_timeout=options["connection_timeout"],
-        read_timeout=options["read_timeout"],
+    if not supports(network, account_url):
+        return None
+    transport = HttpClientTransport(
+        network, connection_timeout=options["connection_timeout"], read_timeout=options["read_timeout"]
     )
     policies = [
         UserAgentPolicy(options["user_agent"]),
@@ -140,3 +143,5 @@ class LazyContainer:
             client, self._client = self._client, None
         if client is not None:
             client.close()
+        if self.listing is not None:
+            self.listing.__exit__(None, None, None)  # the pipeline closes its transport's connections

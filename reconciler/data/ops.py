@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from reconciler import __version__
 from reconciler.data.chunks import ChunkPool
+from reconciler.data.network import Network, network_for
 from reconciler.data.paths import MAX_FILES, Filters, LocalTree, UnsafeName, download_target, local_tree
 from reconciler.data.resolve import DataTarget
 from reconciler.data.store import RemoteDirectory, RemoteFile, Store
@@ -61,13 +62,13 @@ def storage_errors(action: str, target: DataTarget) -> Iterator[None]:
         raise StorageError(f"cannot {action} {target.name}: the credential cannot be used: {exc}") from None
 
 
-def _session(concurrency: int, account_url: str) -> tuple[Any, bool | str]:
-    """A requests session for one storage account, and the CA verification setting for its client.
+def _session(concurrency: int, network: Network) -> Any:
+    """A requests session for one storage account, with the proxies ``network`` read from the environment.
 
-    The pool is as large as the parallelism (requests' default is 10). The environment (``HTTPS_PROXY``,
-    ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``) is read once here for the account's host, the only host this
-    session talks to: requests would otherwise scan the whole environment twice per request (and look
-    for a ``.netrc``), a tenth of the client's CPU per small file.
+    The pool is as large as the parallelism (requests' default is 10). The environment is read once
+    (:func:`network_for`) for the account's host, the only host this session talks to: requests would
+    otherwise scan the whole environment twice per request (and look for a ``.netrc``), a tenth of the
+    client's CPU per small file.
     """
     import requests
     from urllib3.util.retry import Retry
@@ -80,11 +81,9 @@ def _session(concurrency: int, account_url: str) -> tuple[Any, bool | str]:
     )
     for scheme in ("http://", "https://"):
         session.mount(scheme, adapter)
-    settings = session.merge_environment_settings(account_url, {}, None, None, None)
-    session.proxies = settings["proxies"]
+    session.proxies = dict(network.proxies)
     session.trust_env = False
-    verify: bool | str = settings["verify"] if isinstance(settings["verify"], str) else True
-    return session, verify
+    return session
 
 
 #: The SDKs' "failsafe" deserializers log a warning with a traceback for every error answer without a
@@ -109,24 +108,32 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
     from reconciler.data.sdk import load_blob_sdk, load_fileshare_sdk
 
     pool = ChunkPool(concurrency)
-    session, verify = _session(concurrency, target.account_url)
-    options: dict[str, Any] = {
-        "session": session,
-        "connection_verify": verify,
+    network = network_for(target.account_url)
+
+    def sdk_options() -> dict[str, Any]:
+        """The SDK client's settings; its requests session is made with it, when a transfer needs one."""
+        options: dict[str, Any] = {
+            **listing_options,
+            "session": _session(concurrency, network),
+            "connection_verify": network.verify,
+        }
+        if target.audience:
+            options["audience"] = target.audience
+        return options
+
+    listing_options: dict[str, Any] = {
         "connection_timeout": CONNECT_TIMEOUT,
         "read_timeout": READ_TIMEOUT,
         "user_agent": f"reconciler/{__version__} data",
     }
-    if target.audience:
-        options["audience"] = target.audience
     if target.service == "file":
         load_fileshare_sdk()
         from azure.storage.fileshare import ExponentialRetry as FileRetry
         from azure.storage.fileshare import ShareClient
 
-        options["retry_policy"] = FileRetry(**RETRY)
         from reconciler.data.files import FileShareStore
 
+        options = {**sdk_options(), "retry_policy": FileRetry(**RETRY)}
         if target.credential_kind == "identity":
             options["token_intent"] = "backup"
         share = ShareClient(target.account_url, target.container, credential=target.credential, **options)
@@ -138,13 +145,15 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
         load_blob_sdk()
         from azure.storage.blob import ContainerClient, ExponentialRetry
 
-        sdk_options = {**options, "retry_policy": ExponentialRetry(**RETRY)}
-        return ContainerClient(target.account_url, target.container, credential=target.credential, **sdk_options)
+        options = {**sdk_options(), "retry_policy": ExponentialRetry(**RETRY)}
+        return ContainerClient(target.account_url, target.container, credential=target.credential, **options)
 
-    listing = listing_pipeline(target.credential, session=session, verify=verify, options=options, retry=RETRY)
+    listing = listing_pipeline(
+        target.credential, target.account_url, network=network, options=listing_options, retry=RETRY
+    )
     container = LazyContainer(target.account_url, target.container, container_client, listing)
     if listing is None:
-        container.client()  # token credentials: the SDK from the start
+        container.client()  # token credentials, or a proxy only requests speaks: the SDK from the start
     return BlobStore(container, pool, hierarchical=target.type == "azure_data_lake_gen2"), pool
 
 

@@ -10,6 +10,7 @@ from azure.core.pipeline import PipelineContext, PipelineRequest
 from azure.core.rest import HttpRequest
 
 from reconciler.data.light import API_VERSION, LazyContainer, SharedKeyPolicy, listing_pipeline
+from reconciler.data.network import Network
 from reconciler.data.ops import RETRY
 
 KEY = base64.b64encode(b"k" * 64).decode()
@@ -41,13 +42,28 @@ def test_the_api_version_is_the_sdks() -> None:
 
 
 def test_only_key_and_sas_credentials_list_before_the_sdk() -> None:
-    import requests
-
     options = {"connection_timeout": 1.0, "read_timeout": 1.0, "user_agent": "test"}
-    session = requests.Session()
+    network = Network()
     for credential in (AzureNamedKeyCredential("devstoreaccount1", KEY), AzureSasCredential("sv=x&sig=y")):
-        assert listing_pipeline(credential, session=session, verify=True, options=options, retry=RETRY) is not None
-    assert listing_pipeline(object(), session=session, verify=True, options=options, retry=RETRY) is None
+        assert listing_pipeline(credential, BASE, network=network, options=options, retry=RETRY) is not None
+    assert listing_pipeline(object(), BASE, network=network, options=options, retry=RETRY) is None
+
+
+@pytest.mark.parametrize(
+    ("proxy", "light"),
+    [
+        ("http://proxy.example:3128", True),
+        ("proxy.example:3128", True),
+        ("https://proxy.example:3128", False),
+        ("socks5://proxy.example:1080", False),
+    ],
+)
+def test_a_proxy_only_requests_speaks_leaves_listings_to_the_sdk(proxy: str, light: bool) -> None:
+    options = {"connection_timeout": 1.0, "read_timeout": 1.0, "user_agent": "test"}
+    network = Network({"http": proxy, "https": proxy})
+    credential = AzureNamedKeyCredential("devstoreaccount1", KEY)
+    pipeline = listing_pipeline(credential, BASE, network=network, options=options, retry=RETRY)
+    assert (pipeline is not None) is light
 
 
 def test_the_container_client_is_made_once_on_first_use() -> None:

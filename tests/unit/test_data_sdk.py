@@ -6,8 +6,7 @@ import inspect
 import subprocess
 import sys
 
-import pytest
-
+from reconciler.data.network import Network
 from reconciler.data.ops import _session
 from tests.conftest import clean_env
 
@@ -57,33 +56,8 @@ print(blob_auth.AioHttpTransport is AioHttpTransport)
     assert out.stdout.strip() == "True", out.stderr
 
 
-@pytest.mark.parametrize(
-    ("env", "proxies", "verify"),
-    [
-        ({}, {}, True),
-        ({"HTTPS_PROXY": "http://proxy.example:3128"}, {"https": "http://proxy.example:3128"}, True),
-        ({"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": "acct.blob.core.windows.net"}, {}, True),
-        ({"REQUESTS_CA_BUNDLE": "/etc/private-ca.pem"}, {}, "/etc/private-ca.pem"),
-    ],
-)
-def test_the_session_reads_the_environment_once_for_the_account(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], proxies: dict[str, str], verify: bool | str
-) -> None:
-    for name in (
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "REQUESTS_CA_BUNDLE",
-        "CURL_CA_BUNDLE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    session, ca = _session(8, "https://acct.blob.core.windows.net")
-    assert (session.proxies, ca, session.trust_env) == (proxies, verify, False)
+def test_the_session_takes_the_network_read_once_for_the_account() -> None:
+    network = Network({"https": "http://proxy.example:3128"}, "/etc/private-ca.pem")
+    session = _session(8, network)
+    assert (session.proxies, session.trust_env) == ({"https": "http://proxy.example:3128"}, False)
     assert session.get_adapter("https://acct.blob.core.windows.net")._pool_maxsize == 20
