@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from reconciler.data.store import Cancelled
 
@@ -131,6 +131,39 @@ def _outcome(future: Future[Any]) -> Any:
         return future.result()
     except BaseException as exc:  # collected; the caller raises the first real failure
         return exc
+
+
+class Background(Generic[T]):
+    """``work()`` on a daemon thread, its result or error collected with :meth:`result`.
+
+    A daemon thread, not an executor's: a request blocked on a silent server must not keep the
+    process from exiting after Ctrl-C."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._work = work
+        self._finished = threading.Event()
+        self._value: T | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, name="background", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # handed to the caller of result()
+            self._error = exc
+        finally:
+            self._finished.set()
+
+    def done(self) -> bool:
+        return self._finished.is_set()
+
+    def result(self) -> T:
+        """The value, or the error raised again; waits in short slices so Ctrl-C is seen promptly."""
+        while not self._finished.wait(0.25):
+            pass
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]
 
 
 def md5_file(path: Path, cancel: threading.Event | None = None) -> bytes:

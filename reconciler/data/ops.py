@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler import __version__
-from reconciler.data.chunks import ChunkPool
+from reconciler.data.chunks import CHUNK_SIZE, Background, ChunkPool, md5_file
 from reconciler.data.network import Network, network_for
 from reconciler.data.paths import MAX_FILES, Filters, LocalTree, UnsafeName, download_target, local_tree
 from reconciler.data.resolve import DataTarget
@@ -29,6 +29,10 @@ CONNECT_TIMEOUT = 20.0
 READ_TIMEOUT = 120.0
 #: Three retries after about 0.5, 2.5 and 4.5 seconds (the SDKs' default waits 15 s, then 18, then 24).
 RETRY: dict[str, Any] = {"initial_backoff": 0.5, "increment_base": 2, "retry_total": 3, "random_jitter_range": 0.5}
+
+
+#: Local files up to this size are hashed while the listing is on its way (a single-request upload each).
+PREHASH_MAX_SIZE = CHUNK_SIZE
 
 
 class StorageError(ReconcilerError):
@@ -184,7 +188,10 @@ def list_entries(
 def upload_tasks(
     source: Path, uri: DataUri, target: DataTarget, store: Store, filters: Filters
 ) -> tuple[list[Task], LocalTree]:
-    """One task per local file, each with what the destination holds under that name now."""
+    """One task per local file, each with what the destination holds under that name now.
+
+    While the listing is on its way, local files are hashed (see :func:`_hash_while`): a re-run
+    then compares digests as soon as the listing arrives instead of starting to hash only then."""
     if not source.exists():
         raise ReconcilerError(f"{source} does not exist")
     try:
@@ -196,19 +203,40 @@ def upload_tasks(
             [local] = tree.files
             name = uri.prefix + local.rel if uri.is_directory else uri.path
             return [Task(local.rel, local.path, name, local.size, store.get(name))], tree
-        remote = {
-            item.name: item
-            for item in _bounded(store.list(uri.prefix, recursive=True), str(uri))
-            if isinstance(item, RemoteFile)
-        }
+        listing = Background(
+            lambda: {
+                item.name: item
+                for item in _bounded(store.list(uri.prefix, recursive=True), str(uri))
+                if isinstance(item, RemoteFile)
+            }
+        )
+        digests = _hash_while(tree, listing)
+        remote = listing.result()
     tasks = []
     for local in tree.files:
         name = uri.prefix + local.rel
         if len(name) > MAX_PATH_LENGTH:
             tree.left_out.append((local.rel, f"the destination name is longer than {MAX_PATH_LENGTH} characters"))
             continue
-        tasks.append(Task(local.rel, local.path, name, local.size, remote.get(name)))
+        tasks.append(Task(local.rel, local.path, name, local.size, remote.get(name), md5=digests.get(local.path)))
     return tasks, tree
+
+
+def _hash_while(tree: LocalTree, listing: Background[Any]) -> dict[Path, bytes]:
+    """MD5s of the tree's smaller files, in order, until ``listing`` has arrived (the wait is otherwise idle).
+
+    The files the engine would hash anyway to recognise identical ones; whatever is not hashed yet
+    when the listing arrives is hashed by the engine's workers, as it would be without this."""
+    digests: dict[Path, bytes] = {}
+    for local in tree.files:
+        if listing.done():
+            break
+        if local.size <= PREHASH_MAX_SIZE:
+            try:
+                digests[local.path] = md5_file(local.path)
+            except OSError:  # reported by the engine when it reads the file
+                continue
+    return digests
 
 
 def download_tasks(uri: DataUri, dest: Path, target: DataTarget, store: Store) -> list[Task]:

@@ -48,6 +48,8 @@ class Task:
     root: Path | None = None
     #: Why this file is refused before anything is tried (an unsafe remote name), or "".
     refused: str = ""
+    #: Uploads: the local file's MD5 when it was already computed (while the listing was on its way).
+    md5: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ class Engine:
                 if not self.store.listing_has_md5:
                     current = self.store.get(task.remote_name)
                     remote_md5 = current.md5 if current is not None else None
-                if remote_md5 is not None and remote_md5 == md5_file(task.local, self.cancel):
+                if remote_md5 is not None and remote_md5 == (task.md5 or md5_file(task.local, self.cancel)):
                     return self._skip(task)
             if not self.options.overwrite:
                 return Result(task, Outcome.CONFLICT, _differs(remote, task.size))
