@@ -133,11 +133,24 @@ class _StorageKeys:
         return self._fetcher.fetch(keys)
 
 
+class _KeyVault:
+    """The Key Vault fetcher, loaded (with its settings read) when a ``${keyvault:...}`` is resolved."""
+
+    def __init__(self) -> None:
+        self._fetcher: Any = None
+
+    def fetch(self, refs: Any) -> Any:
+        if self._fetcher is None:
+            from reconciler.azure.keyvault import KeyVaultFetcher
+
+            self._fetcher = KeyVaultFetcher()
+        return self._fetcher.fetch(refs)
+
+
 def resolver(trust: Any = None) -> Any:
-    from reconciler.azure.keyvault import KeyVaultFetcher
     from reconciler.secrets.resolve import SecretResolver
 
-    return SecretResolver(keyvault=KeyVaultFetcher(), storage_keys=_StorageKeys(), trust=trust)
+    return SecretResolver(keyvault=_KeyVault(), storage_keys=_StorageKeys(), trust=trust)
 
 
 def trust_options(command: Any) -> Any:

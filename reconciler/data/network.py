@@ -31,10 +31,12 @@ class Network:
 
 def network_for(account_url: str) -> Network:
     """The proxies and CA bundle for requests to ``account_url``, from the environment."""
+    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    if not any(name.lower().endswith("_proxy") for name in os.environ):
+        return Network({}, verify)  # what the reading below gives without *_proxy variables, without loading it
     import urllib.request
 
     proxies = {} if _bypass(account_url) else urllib.request.getproxies()
-    verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     return Network(proxies, verify)
 
 
