@@ -112,14 +112,21 @@ class Engine:
         self.cancel = threading.Event()
 
     def upload(self, tasks: Sequence[Task]) -> Summary:
-        return self._run("upload", tasks, self._upload_one)
+        return self._run("upload", tasks, self._upload_one, self._known_identical)
 
     def download(self, tasks: Sequence[Task]) -> Summary:
         return self._run("download", tasks, self._download_one)
 
     # ------------------------------------------------------------------ scheduling
 
-    def _run(self, direction: str, tasks: Sequence[Task], work: Callable[[Task], Result]) -> Summary:
+    def _run(
+        self,
+        direction: str,
+        tasks: Sequence[Task],
+        work: Callable[[Task], Result],
+        known: Callable[[Task], Result | None] = lambda task: None,
+    ) -> Summary:
+        """``work`` on every task in the file workers; a task ``known`` decides without I/O is done at once."""
         summary = Summary(direction, self.options.dry_run)
         started = time.monotonic()
         self.progress.start(len(tasks), sum(t.size for t in tasks))
@@ -130,6 +137,11 @@ class Engine:
         done: queue.SimpleQueue[Future[Result]] = queue.SimpleQueue()
         try:
             for task in tasks:
+                decided = known(task)
+                if decided is not None:
+                    summary.results.append(decided)
+                    self.progress.finished(decided)
+                    continue
                 future = pool.submit(self._guarded, work, task)
                 futures[future] = task
                 future.add_done_callback(done.put)
@@ -141,7 +153,7 @@ class Engine:
             summary.interrupted = True
             self.cancel.set()
             pool.shutdown(wait=True, cancel_futures=True)
-            seen = {id(r.task) for r in summary.results}
+            seen = {id(r.task) for r in summary.results}  # decided at once, or finished
             submitted = {id(task): future for future, task in futures.items()}
             for task in tasks:
                 if id(task) in seen:
@@ -174,6 +186,20 @@ class Engine:
             return Result(task, Outcome.FAILED, self.describe(exc))
 
     # ------------------------------------------------------------------ upload
+
+    def _known_identical(self, task: Task) -> Result | None:
+        """Skipped at once: the listing's MD5 equals the local digest computed while it was on its way."""
+        remote = task.remote
+        if (
+            task.md5 is not None
+            and remote is not None
+            and self.store.listing_has_md5
+            and remote.size == task.size
+            and remote.md5 == task.md5
+            and not task.refused
+        ):
+            return self._skip(task)
+        return None
 
     def _upload_one(self, task: Task) -> Result:
         remote = task.remote

@@ -69,7 +69,9 @@ def test_files_are_hashed_while_the_listing_is_on_its_way_and_not_again(
         raise AssertionError("hashed again")
 
     monkeypatch.setattr("reconciler.data.transfer.md5_file", no_hashing)
-    summary = Engine(SlowListing(tree, 0), Options(), Silent(), str).upload(tasks)
+    engine = Engine(SlowListing(tree, 0), Options(), Silent(), str)
+    monkeypatch.setattr(engine, "_upload_one", no_hashing)  # decided at once, without a file worker
+    summary = engine.upload(tasks)
     assert [r.outcome for r in summary.results] == [Outcome.SKIPPED] * 40
 
 
