@@ -86,6 +86,7 @@ with open(sys.argv[5], "wb") as handle:
 IMPORTS_OF_A_RUN = """
 import reconciler.cli, reconciler.cli.data, reconciler.manifest.load, reconciler.data.ops, reconciler.data.transfer
 import reconciler.render.data, reconciler.data.light, reconciler.data.httpclient, azure.core.credentials
+import os; os._exit(0)  # and no interpreter teardown, as the data commands end
 """
 
 
