@@ -108,7 +108,10 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
                     connection, reused = None, False
                     continue
                 raise ServiceResponseError(_failure(parts, exc), error=exc) from exc
-            return _Response(request, answer, parts, partial(self._done, key, connection))
+            response = _Response(request, answer, parts, partial(self._done, key, connection))
+            if not kwargs.get("stream", False):
+                response.read()
+            return response
 
     # -------------------------------------------------------------- connections
 

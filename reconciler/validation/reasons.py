@@ -16,6 +16,8 @@ _MAX_LENGTH = 400
 _ERRNO = re.compile(r"\[Errno -?\d+\]\s*([^'\")\]]+)")
 _INVALID_STATUS = re.compile(r"^Operation returned an invalid status '(.*)'$")
 _HOST_PORT = re.compile(r"host='([^']+)'(?:, port=(\d+))?")
+#: ``HTTPConnection(host='h', port=1): `` before a reason, as ``data/httpclient.py`` words its failures.
+_HOST_PREFIX = re.compile(r"^\w+\(host='[^']*'(?:, port=\d+)?\):\s*")
 _TLS = re.compile(r"\[SSL(?:: [A-Z_]+)?\]\s*(.+?)\s*\(_ssl\.c:\d+\)")
 _CAUSE = re.compile(r"[A-Za-z]+\('([^']+)'\)")
 # Azure's AuthenticationFailed detail quotes the request's HMAC signature: a replayable request
@@ -46,7 +48,7 @@ def network_reason(text: str) -> str:
     if match:
         return f"TLS: {match.group(1)}"
     causes = _CAUSE.findall(text)  # ('Connection aborted.', RemoteDisconnected('Remote end closed ...'))
-    return one_line(causes[-1] if causes else text)
+    return one_line(causes[-1] if causes else _HOST_PREFIX.sub("", text))
 
 
 def _storage_code(exc: Any) -> str:

@@ -93,6 +93,7 @@ class Proxy(socketserver.ThreadingTCPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.requests: list[tuple[str, str | None]] = []  # request line, Proxy-Authorization
+        self.refuse = False
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -110,6 +111,11 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
     def do_CONNECT(self) -> None:
         self.server.requests.append((self.requestline, self.headers.get("Proxy-Authorization")))
+        if self.server.refuse:
+            self.send_response(407, "Proxy Authentication Required")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         host, _, port = self.path.rpartition(":")
         upstream = socket.create_connection((host, int(port)))
         self.send_response(200, "Connection established")
@@ -271,10 +277,29 @@ def test_a_body_left_unread_closes_its_connection_instead_of_reusing_it(service:
     service.body = b"x" * 300_000
     transport = HttpClientTransport(Network(), connection_timeout=2, read_timeout=2)
     url = f"http://127.0.0.1:{service.port}/a/c"
-    response = transport.send(HttpRequest("GET", url))
+    response = transport.send(HttpRequest("GET", url), stream=True)
     first = next(response.iter_bytes())
     assert 0 < len(first) < len(service.body)
     response.close()
     assert transport.send(HttpRequest("GET", url)).read() == service.body
     assert len(service.connections) == 2
+    transport.close()
+
+
+def test_a_proxy_that_refuses_the_tunnel_reads_as_its_answer(tls: TlsMaterial, proxy: Proxy) -> None:
+    proxy.refuse = True
+    transport = HttpClientTransport(
+        Network({"https": proxy.url}, str(tls.ca_file)), connection_timeout=2, read_timeout=2
+    )
+    with pytest.raises(ServiceRequestError) as caught:
+        transport.send(HttpRequest("GET", "https://localhost:9/a/c"))
+    message = describe(caught.value)
+    assert message == "cannot connect to localhost:9: Tunnel connection failed: 407 Proxy Authentication Required"
+    assert "p@ss" not in message and "p%40ss" not in message
+
+
+def test_without_streaming_the_body_is_read_before_the_answer_is_returned(service: Service) -> None:
+    transport = HttpClientTransport(Network(), connection_timeout=2, read_timeout=2)
+    response = transport.send(HttpRequest("GET", f"http://127.0.0.1:{service.port}/a/c"))
+    assert response.is_stream_consumed and response.content == service.body
     transport.close()
