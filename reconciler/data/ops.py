@@ -113,6 +113,11 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
 
     pool = ChunkPool(concurrency)
     network = network_for(target.account_url)
+    listing_options: dict[str, Any] = {
+        "connection_timeout": CONNECT_TIMEOUT,
+        "read_timeout": READ_TIMEOUT,
+        "user_agent": f"reconciler/{__version__} data",
+    }
 
     def sdk_options() -> dict[str, Any]:
         """The SDK client's settings; its requests session is made with it, when a transfer needs one."""
@@ -125,11 +130,6 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
             options["audience"] = target.audience
         return options
 
-    listing_options: dict[str, Any] = {
-        "connection_timeout": CONNECT_TIMEOUT,
-        "read_timeout": READ_TIMEOUT,
-        "user_agent": f"reconciler/{__version__} data",
-    }
     if target.service == "file":
         load_fileshare_sdk()
         from azure.storage.fileshare import ExponentialRetry as FileRetry

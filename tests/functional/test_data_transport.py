@@ -256,7 +256,8 @@ def test_https_tunnels_through_the_proxy_and_verifies_the_private_ca(tls: TlsMat
         assert _get(_pipeline(network), url) == (200, service.body)
         expected = "Basic " + base64.b64encode(b"proxy-user:p@ss").decode()
         assert proxy.requests == [(f"CONNECT localhost:{service.port} HTTP/1.0", expected)]
-        assert "Proxy-Authorization" not in service.seen[0][1]
+        headers = service.seen[0][1]
+        assert "Proxy-Authorization" not in headers and headers["Host"] == f"localhost:{service.port}"
     finally:
         service.stop()
 
