@@ -6,12 +6,15 @@ blocks were read. Without ``overwrite`` the write carries ``If-None-Match: *``, 
 appeared after the listing is a conflict, never overwritten. Downloads: ranged GETs in parallel,
 each pinned to the listed ETag so a blob replaced mid-download fails instead of mixing versions.
 
-Small files (one Put Blob, one Get Blob) are sent as plain requests through the container client's
-own pipeline (its credential, retries, timeouts and connection pool): the SDK's per-call layers (a
-client per blob, request building, every response header deserialised) cost a third of the CPU of
-such a request, and with hundreds of small files the client's CPU, not the network, sets the pace.
-Any answer other than success (or the conflict a condition reports) is left to the SDK: the same
-call is made through it, so errors are raised and described exactly as for every other request.
+Small files (one Put Blob, one Get Blob) and listing pages are sent as plain requests: with an
+account key or a SAS through the azure-core pipeline of ``light.py`` (azure-core's retries, the SDK's
+signature, kept-alive ``http.client`` connections), so a run of small files never loads the storage
+SDK or requests; with a token credential through the SDK container client's own pipeline. The SDK's
+per-call layers (a client per blob, request building, every response header deserialised) cost a
+third of the CPU of such a request, and with hundreds of small files the client's CPU, not the
+network, sets the pace. Any answer other than success (or the conflict a condition reports) is left
+to the SDK: the same call is made through it, so errors are raised and described exactly as for
+every other request.
 """
 
 from __future__ import annotations
@@ -185,9 +188,6 @@ class BlobStore:
 
         from reconciler.data.sdk import load_blob_sdk
 
-        load_blob_sdk()
-        from azure.storage.blob import BlobBlock, ContentSettings
-
         conditions: dict[str, Any] = {} if overwrite else {"match_condition": MatchConditions.IfMissing}
         block = block_size_for(size)
         try:
@@ -197,6 +197,9 @@ class BlobStore:
                     data = _read_exactly(source, size)
                     md5 = hashlib.md5(data, usedforsecurity=False).digest()
                     if not self._put(name, data, md5, overwrite=overwrite):
+                        load_blob_sdk()
+                        from azure.storage.blob import ContentSettings
+
                         settings = ContentSettings(content_type=content_type(name), content_md5=bytearray(md5))
                         self._container.get_blob_client(name).upload_blob(
                             data, length=size, overwrite=overwrite, content_settings=settings, max_concurrency=1
@@ -205,6 +208,9 @@ class BlobStore:
                     self._pool.budget.release(size)
                 on_bytes(size)
                 return md5
+            load_blob_sdk()
+            from azure.storage.blob import BlobBlock, ContentSettings
+
             blob = self._container.get_blob_client(name)
             md5, ids = self._stage_blocks(blob, source, size, block, on_bytes, cancel)
             settings = ContentSettings(content_type=content_type(name), content_md5=bytearray(md5))
@@ -266,19 +272,19 @@ class BlobStore:
         *,
         query: dict[str, str] | None = None,
     ) -> Any:
-        """``method`` on the blob ``name`` (the container itself for None) through the container client's
-        pipeline; the raw answer, its body not read yet."""
+        """``method`` on the blob ``name`` (the container itself for None) through the plain pipeline, or the
+        container client's when there is none (token credentials); the raw answer, its body not read yet."""
         from azure.core.rest import HttpRequest
 
-        listing = getattr(self._container, "listing", None) if name is None and method == "GET" else None
+        plain = getattr(self._container, "plain", None)
         base, _, own_query = self._container.url.partition("?")
         url = base if name is None else f"{base}/{quote(name, safe='~/')}"
         parameters = "&".join(f"{key}={quote(value, safe='')}" for key, value in (query or {}).items())
         joined = "&".join(part for part in (parameters, own_query) if part)
-        if listing is not None:  # before the SDK is loaded (see reconciler.data.light)
+        if plain is not None:  # without the SDK (see reconciler.data.light)
             from reconciler.data.light import API_VERSION
 
-            version, pipeline = API_VERSION, listing
+            version, pipeline = API_VERSION, plain
         else:
             version, pipeline = self._container.api_version, self._container._pipeline
         request = HttpRequest(

@@ -1,8 +1,9 @@
-"""An azure-core transport on the standard library's ``http.client``, for listings before the SDK loads.
+"""An azure-core transport on the standard library's ``http.client``, for the requests made without the SDK.
 
-A re-run that finds everything in place sends one List Blobs request. Through azure-core's requests
-transport that request costs more to import (requests, urllib3, charset_normalizer, idna) than
-everything else the run does; ``http.client`` is already loaded by azure-core. The pipeline around
+A re-run that finds everything in place sends one List Blobs request, a small file is one request.
+Through azure-core's requests transport these cost more to import (requests, urllib3,
+charset_normalizer, idna) than everything else such a run does, and more CPU per request;
+``http.client`` is already loaded by azure-core. The pipeline around
 this transport is azure-core's own (retries honouring ``Retry-After``, signing, user agent); only the
 sending is here: kept-alive connections, a connect and a read timeout, an HTTP proxy (absolute URLs
 for http, a CONNECT tunnel for https, credentials from the proxy URL) and TLS verified against the
@@ -31,7 +32,7 @@ from reconciler.data.network import Network
 
 #: Bytes per read of a streamed answer.
 BLOCK_SIZE = 64 * 1024
-#: Idle kept-alive connections kept per transport.
+#: Idle kept-alive connections kept per transport, unless told otherwise.
 MAX_IDLE = 4
 
 
@@ -44,8 +45,11 @@ def supports(network: Network, url: str) -> bool:
 class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
     """Sends azure-core ``rest`` requests over ``http.client`` connections to one service."""
 
-    def __init__(self, network: Network, *, connection_timeout: float, read_timeout: float) -> None:
+    def __init__(
+        self, network: Network, *, connection_timeout: float, read_timeout: float, max_idle: int = MAX_IDLE
+    ) -> None:
         self._network = network
+        self._max_idle = max_idle
         self._connection_timeout = connection_timeout
         self._read_timeout = read_timeout
         self._idle: list[tuple[tuple[str, str], http.client.HTTPConnection]] = []
@@ -170,7 +174,7 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
         """An answer is finished with: its connection kept for the next request, or closed."""
         if reusable:
             with self._lock:
-                if len(self._idle) < MAX_IDLE:
+                if len(self._idle) < self._max_idle:
                     self._idle.append((key, connection))
                     return
         connection.close()

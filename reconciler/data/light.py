@@ -1,15 +1,14 @@
-"""The container before the storage SDK is loaded: listings through a plain azure-core pipeline.
+"""The container without the storage SDK: listings and small files through a plain azure-core pipeline.
 
-A re-run that finds every file already in place only lists the container and compares digests.
-Loading ``azure.storage.blob`` (and requests under it) for that costs more than everything else
-such a run does, so the container client is made on first use (:class:`LazyContainer`), and List
-Blobs goes through an azure-core pipeline on the standard library's ``http.client``
-(``httpclient.py``) that signs like the SDK does: Shared Key for an account key
+A re-run that finds every file already in place only lists the container and compares digests, and
+a file of up to one block is one Put Blob or Get Blob. Loading ``azure.storage.blob`` (and requests
+under it) costs more than everything else such a run does, so the container client is made on first
+use (:class:`LazyContainer`: large files, non-recursive listings, any answer that is not a plain
+success), and these requests go through an azure-core pipeline on the standard library's
+``http.client`` (``httpclient.py``) that signs like the SDK does: Shared Key for an account key
 (:class:`SharedKeyPolicy`, the documented canonical string), azure-core's own policy for a SAS.
-Token credentials (identity, service principal) go through the SDK from the start. Any answer that
-is not a plain success is left to the SDK, as for every other hand-made request (see ``blob.py``).
+Token credentials (identity, service principal) go through the SDK from the start.
 """
-
 from __future__ import annotations
 
 import base64
@@ -86,13 +85,19 @@ class SharedKeyPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
 
 
 def listing_pipeline(
-    credential: Any, account_url: str, *, network: Network, options: dict[str, Any], retry: dict[str, Any]
+    credential: Any,
+    account_url: str,
+    *,
+    network: Network,
+    options: dict[str, Any],
+    retry: dict[str, Any],
+    connections: int = 4,
 ) -> Any:
-    """A pipeline for List Blobs with ``credential``; None when only the SDK should carry it (tokens, or a
+    """The plain pipeline with ``credential``; None when only the SDK should carry requests (tokens, or a
     proxy the standard-library transport does not speak).
 
     ``options`` are the SDK client's (timeouts, user agent) and ``retry`` its retry settings, so both
-    paths to the service time out and retry alike."""
+    paths to the service time out and retry alike; ``connections`` kept alive serve the file workers."""
     from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
     from azure.core.pipeline import Pipeline
     from azure.core.pipeline.policies import AzureSasCredentialPolicy, RetryPolicy, UserAgentPolicy
@@ -109,7 +114,10 @@ def listing_pipeline(
     if not supports(network, account_url):
         return None
     transport = HttpClientTransport(
-        network, connection_timeout=options["connection_timeout"], read_timeout=options["read_timeout"]
+        network,
+        connection_timeout=options["connection_timeout"],
+        read_timeout=options["read_timeout"],
+        max_idle=connections,
     )
     policies = [
         UserAgentPolicy(options["user_agent"]),
@@ -120,11 +128,12 @@ def listing_pipeline(
 
 
 class LazyContainer:
-    """The SDK's ``ContainerClient``, made on first use (thread-safe); until then only listings are sent."""
+    """The SDK's ``ContainerClient``, made on first use (thread-safe); ``plain`` is the pipeline for the
+    requests ``blob.py`` makes by hand, or None when they too go through the SDK's."""
 
-    def __init__(self, account_url: str, container: str, make: Callable[[], Any], listing: Any) -> None:
+    def __init__(self, account_url: str, container: str, make: Callable[[], Any], plain: Any) -> None:
         self.url = f"{account_url.rstrip('/')}/{quote(container)}"
-        self.listing = listing
+        self.plain = plain
         self._make = make
         self._client: Any = None
         self._lock = threading.Lock()
@@ -143,5 +152,5 @@ class LazyContainer:
             client, self._client = self._client, None
         if client is not None:
             client.close()
-        if self.listing is not None:
-            self.listing.__exit__(None, None, None)  # the pipeline closes its transport's connections
+        if self.plain is not None:
+            self.plain.__exit__(None, None, None)  # the pipeline closes its transport's connections

@@ -152,11 +152,16 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
         options = {**sdk_options(), "retry_policy": ExponentialRetry(**RETRY)}
         return ContainerClient(target.account_url, target.container, credential=target.credential, **options)
 
-    listing = listing_pipeline(
-        target.credential, target.account_url, network=network, options=listing_options, retry=RETRY
+    plain = listing_pipeline(
+        target.credential,
+        target.account_url,
+        network=network,
+        options=listing_options,
+        retry=RETRY,
+        connections=2 * concurrency + 4,
     )
-    container = LazyContainer(target.account_url, target.container, container_client, listing)
-    if listing is None:
+    container = LazyContainer(target.account_url, target.container, container_client, plain)
+    if plain is None:
         container.client()  # token credentials, or a proxy only requests speaks: the SDK from the start
     return BlobStore(container, pool, hierarchical=target.type == "azure_data_lake_gen2"), pool
 

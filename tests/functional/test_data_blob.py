@@ -347,9 +347,19 @@ def test_a_wrong_key_fails_with_the_storages_reason_and_no_secret(
 
 def test_a_data_process_loads_only_what_it_uses(project: Project, azurite: Azurite, landing: str) -> None:
     """Start-up is most of a small run: no async transport (aiohttp), no live bar (rich) off a terminal,
-    no other storage SDK, no ARM or identity libraries for a datastore declared with its key."""
+    no ARM or identity libraries for a datastore declared with its key, and for small files (one request
+    each, see blob.py) no storage SDK and no requests at all."""
     make_tree(project.root / "tree", {"a.txt": b"alpha"})
-    unwanted = ("aiohttp", "rich", "azure.storage.fileshare", "azure.identity", "azure.mgmt.core", "reconciler.engine")
+    unwanted = (
+        "aiohttp",
+        "rich",
+        "azure.storage.blob",
+        "azure.storage.fileshare",
+        "requests",
+        "azure.identity",
+        "azure.mgmt.core",
+        "reconciler.engine",
+    )
     code = (
         "import sys; from reconciler.cli import run; rc = run(sys.argv[1:]); "
         f"print(rc, [m for m in {unwanted!r} if m in sys.modules])"

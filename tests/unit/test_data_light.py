@@ -35,6 +35,39 @@ def test_the_shared_key_signature_is_the_sdks(query: str) -> None:
     assert request.http_request.headers["Authorization"] == f"SharedKey devstoreaccount1:{ours}"
 
 
+@pytest.mark.parametrize(
+    ("method", "headers", "body"),
+    [
+        (
+            "PUT",
+            {
+                "x-ms-blob-type": "BlockBlob",
+                "x-ms-blob-content-type": "text/csv",
+                "x-ms-blob-content-md5": "XUFAKrxLKna5cZ2REBfFkg==",
+                "Content-MD5": "XUFAKrxLKna5cZ2REBfFkg==",
+                "If-None-Match": "*",
+            },
+            b"hello",
+        ),
+        ("PUT", {"x-ms-blob-type": "BlockBlob", "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="}, b""),
+        ("GET", {"If-Match": '"0x8DC0FFEE"'}, None),
+    ],
+)
+def test_small_file_requests_are_signed_as_the_sdk_signs_them(
+    method: str, headers: dict[str, str], body: bytes | None
+) -> None:
+    """Put Blob and Get Blob of a small file go through the same pipeline as listings (blob.py ``_send``)."""
+    from azure.storage.blob._shared.authentication import SharedKeyCredentialPolicy
+
+    url = f"{BASE}/run/a%20b%C3%A9.csv"
+    common = {"x-ms-version": API_VERSION, "x-ms-date": "Wed, 02 Dec 2026 08:00:00 GMT", **headers}
+    request = PipelineRequest(HttpRequest(method, url, headers=dict(common), content=body), PipelineContext(None))
+    SharedKeyCredentialPolicy("devstoreaccount1", KEY).on_request(request)
+    signed = HttpRequest(method, url, headers=dict(common), content=body).headers
+    ours = SharedKeyPolicy("devstoreaccount1", KEY).signature(method, url, signed)
+    assert request.http_request.headers["Authorization"] == f"SharedKey devstoreaccount1:{ours}"
+
+
 def test_the_api_version_is_the_sdks() -> None:
     from azure.storage.blob import ContainerClient
 
@@ -75,7 +108,7 @@ def test_the_container_client_is_made_once_on_first_use() -> None:
         def close(self) -> None:
             made.append("closed")
 
-    container = LazyContainer("http://h/acct/", "a b", lambda: made.append("made") or Client(), listing=None)
+    container = LazyContainer("http://h/acct/", "a b", lambda: made.append("made") or Client(), plain=None)
     assert container.url == "http://h/acct/a%20b" and made == []
     assert container.api_version == API_VERSION and container.api_version == API_VERSION
     container.close()
