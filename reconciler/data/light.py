@@ -9,6 +9,7 @@ success), and these requests go through an azure-core pipeline on the standard l
 (:class:`SharedKeyPolicy`, the documented canonical string), azure-core's own policy for a SAS.
 Token credentials (identity, service principal) go through the SDK from the start.
 """
+
 from __future__ import annotations
 
 import base64
