@@ -119,23 +119,35 @@ class BlobStore:
             query["marker"] = marker
         if self._hierarchical:
             query["include"] = "metadata"
-        response = self._send("GET", None, {}, query=query)
+        body = self._page_body(query)
+        if body is None:
+            return None
         try:
-            if response.status_code != 200:
-                return None
-            body = bytearray()
-            for piece in response.iter_bytes():
-                body += piece
-                if len(body) > MAX_PAGE_BYTES:
-                    return None
-        finally:
-            response.close()
-        try:
-            root = ElementTree.fromstring(bytes(body))
+            root = ElementTree.fromstring(body)
             listed = [self._listed(blob) for blob in root.iterfind("Blobs/Blob")]
         except (ElementTree.ParseError, ValueError):  # not what List Blobs answers: the SDK says what it is
             return None
         return [remote for remote in listed if remote is not None], root.findtext("NextMarker") or ""
+
+    def _page_body(self, query: dict[str, str]) -> bytes | None:
+        """A listing page's XML: first as one bare request when the container can send one (before
+        azure-core is loaded, see ``light.py``), else through the pipeline; None: not a plain success."""
+        bare = getattr(self._container, "bare_get", None)
+        body: bytes | None = bare(_query_text(query), MAX_PAGE_BYTES) if bare is not None else None
+        if body is not None:
+            return body
+        response = self._send("GET", None, {}, query=query)
+        try:
+            if response.status_code != 200:
+                return None
+            data = bytearray()
+            for piece in response.iter_bytes():
+                data += piece
+                if len(data) > MAX_PAGE_BYTES:
+                    return None
+        finally:
+            response.close()
+        return bytes(data)
 
     def _listed(self, blob: Any) -> RemoteFile | None:
         """A ``<Blob>`` of a listing as a file; None for a directory (a marker blob of Gen2)."""
@@ -279,10 +291,9 @@ class BlobStore:
         plain = getattr(self._container, "plain", None)
         base, _, own_query = self._container.url.partition("?")
         url = base if name is None else f"{base}/{quote(name, safe='~/')}"
-        parameters = "&".join(f"{key}={quote(value, safe='')}" for key, value in (query or {}).items())
-        joined = "&".join(part for part in (parameters, own_query) if part)
+        joined = "&".join(part for part in (_query_text(query or {}), own_query) if part)
         if plain is not None:  # without the SDK (see reconciler.data.light)
-            from reconciler.data.light import API_VERSION
+            from reconciler.data.signing import API_VERSION
 
             version, pipeline = API_VERSION, plain
         else:
@@ -340,6 +351,10 @@ class BlobStore:
 
     def close(self) -> None:
         self._container.close()
+
+
+def _query_text(query: dict[str, str]) -> str:
+    return "&".join(f"{key}={quote(value, safe='')}" for key, value in query.items())
 
 
 def _stage(blob: Any, block_id: str, data: bytes, on_bytes: OnBytes) -> None:

@@ -7,7 +7,8 @@ charset_normalizer, idna) than everything else such a run does, and more CPU per
 this transport is azure-core's own (retries honouring ``Retry-After``, signing, user agent); only the
 sending is here: kept-alive connections, a connect and a read timeout, an HTTP proxy (absolute URLs
 for http, a CONNECT tunnel for https, credentials from the proxy URL) and TLS verified against the
-CA bundle requests would use. A proxy other than ``http://`` is left to requests (:func:`supports`).
+CA bundle requests would use (``connections.py``). A proxy other than ``http://`` is left to requests
+(``connections.supports``).
 
 Failures are azure-core's errors, worded as its requests transport words them (``host='...',
 port=...`` and the OS reason), so ``validation.reasons`` reads both alike.
@@ -15,31 +16,24 @@ port=...`` and the OS reason), so ``validation.reasons`` reads both alike.
 
 from __future__ import annotations
 
-import base64
 import http.client
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest import HttpRequest, HttpResponse
 
+from reconciler.data.connections import failure_text, open_connection, request_target
 from reconciler.data.network import Network
 
 #: Bytes per read of a streamed answer.
 BLOCK_SIZE = 64 * 1024
 #: Idle kept-alive connections kept per transport, unless told otherwise.
 MAX_IDLE = 4
-
-
-def supports(network: Network, url: str) -> bool:
-    """This transport can carry requests to ``url``: directly, or through a plain ``http://`` proxy."""
-    proxy = network.proxy_for(url)
-    return proxy is None or urlsplit(proxy if "://" in proxy else f"http://{proxy}").scheme == "http"
 
 
 class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
@@ -54,7 +48,6 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
         self._read_timeout = read_timeout
         self._idle: list[tuple[tuple[str, str], http.client.HTTPConnection]] = []
         self._lock = threading.Lock()
-        self._tls: Any = None
 
     # -------------------------------------------------------------- HttpTransport
 
@@ -82,14 +75,13 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
             raise TypeError("HttpClientTransport sends bytes bodies only")
         parts = urlsplit(request.url)
         key = (parts.scheme, parts.netloc)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        target = request.url if self._proxied_http(request.url) else path
+        target = request_target(request.url, self._network)
         headers = dict(request.headers)
         connection = self._take(key)
         reused = connection is not None
         while True:
             if connection is None:
-                connection = self._connect(request.url, connect_timeout)
+                connection = open_connection(request.url, self._network, connect_timeout)
             try:
                 if connection.sock is None:
                     connection.connect()
@@ -100,10 +92,10 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
                 if reused:  # the service closed a kept-alive connection: once more on a new one
                     connection, reused = None, False
                     continue
-                raise ServiceRequestError(_failure(parts, exc), error=exc) from exc
+                raise ServiceRequestError(failure_text(request.url, exc), error=exc) from exc
             except http.client.HTTPException as exc:
                 connection.close()
-                raise ServiceRequestError(_failure(parts, exc), error=exc) from exc
+                raise ServiceRequestError(failure_text(request.url, exc), error=exc) from exc
             try:
                 answer = connection.getresponse()
             except (OSError, http.client.HTTPException) as exc:
@@ -111,56 +103,13 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
                 if reused and isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)):
                     connection, reused = None, False
                     continue
-                raise ServiceResponseError(_failure(parts, exc), error=exc) from exc
-            response = _Response(request, answer, parts, partial(self._done, key, connection))
+                raise ServiceResponseError(failure_text(request.url, exc), error=exc) from exc
+            response = _Response(request, answer, partial(self._done, key, connection))
             if not kwargs.get("stream", False):
                 response.read()
             return response
 
     # -------------------------------------------------------------- connections
-
-    def _proxied_http(self, url: str) -> bool:
-        return url.startswith("http://") and self._network.proxy_for(url) is not None
-
-    def _connect(self, url: str, timeout: float) -> http.client.HTTPConnection:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "", parts.port
-        proxy = self._network.proxy_for(url)
-        if proxy is None:
-            if parts.scheme == "https":
-                return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context())
-            return http.client.HTTPConnection(host, port, timeout=timeout)
-        via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        auth = {}
-        if via.username is not None:
-            pair = f"{unquote(via.username)}:{unquote(via.password or '')}".encode()
-            auth["Proxy-Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        if parts.scheme == "https":
-            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                via.hostname or "", via.port or 80, timeout=timeout, context=self._context()
-            )
-            connection.set_tunnel(host, port or 443, headers=auth)
-            return connection
-        connection = _ProxyConnection(via.hostname or "", via.port or 80, timeout=timeout)
-        connection.proxy_headers = auth
-        return connection
-
-    def _context(self) -> Any:
-        """TLS verified as requests verifies: the bundle (file or directory) named, else certifi's."""
-        import os
-        import ssl
-
-        if self._tls is None:
-            verify = self._network.verify
-            if isinstance(verify, str) and os.path.isdir(verify):
-                self._tls = ssl.create_default_context(capath=verify)
-            elif isinstance(verify, str):
-                self._tls = ssl.create_default_context(cafile=verify)
-            else:
-                import certifi
-
-                self._tls = ssl.create_default_context(cafile=certifi.where())
-        return self._tls
 
     def _take(self, key: tuple[str, str]) -> http.client.HTTPConnection | None:
         with self._lock:
@@ -180,37 +129,14 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
         connection.close()
 
 
-class _ProxyConnection(http.client.HTTPConnection):
-    """A plain-http request through an HTTP proxy: the absolute URL, with the proxy's credentials."""
-
-    proxy_headers: dict[str, str] = {}
-
-    def putrequest(self, method: str, url: str, skip_host: bool = False, skip_accept_encoding: bool = False) -> None:
-        super().putrequest(method, url, skip_host=skip_host, skip_accept_encoding=skip_accept_encoding)
-        for name, value in self.proxy_headers.items():
-            self.putheader(name, value)
-
-
-def _failure(parts: Any, exc: BaseException) -> str:
-    """The failure in urllib3's words (``host='h', port=p``), which ``validation.reasons`` reads."""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    reason = str(exc) or type(exc).__name__
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        reason = "timed out"
-    return f"{type(exc).__name__}(host='{parts.hostname}', port={port}): {reason}"
-
-
 class _Response(HttpResponse):
     """An ``http.client`` answer as azure-core's ``rest.HttpResponse``, its body streamed or read once."""
 
-    def __init__(
-        self, request: HttpRequest, answer: http.client.HTTPResponse, parts: Any, done: Callable[[bool], None]
-    ) -> None:
+    def __init__(self, request: HttpRequest, answer: http.client.HTTPResponse, done: Callable[[bool], None]) -> None:
         from azure.core.utils import case_insensitive_dict
 
         self._request = request
         self._answer = answer
-        self._parts = parts
         self._done = done
         self._headers = case_insensitive_dict(answer.getheaders())
         self._content: bytes | None = None
@@ -276,7 +202,7 @@ class _Response(HttpResponse):
                     piece = self._answer.read(BLOCK_SIZE)
                 except (OSError, http.client.HTTPException) as exc:
                     self._finish(reusable=False)
-                    raise ServiceResponseError(_failure(self._parts, exc), error=exc) from exc
+                    raise ServiceResponseError(failure_text(self._request.url, exc), error=exc) from exc
                 if not piece:
                     break
                 yield piece

@@ -1,142 +1,76 @@
-"""The container without the storage SDK: listings and small files through a plain azure-core pipeline.
+"""The container with as little loaded as each request needs.
 
-A re-run that finds every file already in place only lists the container and compares digests, and
-a file of up to one block is one Put Blob or Get Blob. Loading ``azure.storage.blob`` (and requests
-under it) costs more than everything else such a run does, so the container client is made on first
-use (:class:`LazyContainer`: large files, non-recursive listings, any answer that is not a plain
-success), and these requests go through an azure-core pipeline on the standard library's
-``http.client`` (``httpclient.py``) that signs like the SDK does: Shared Key for an account key
-(:class:`SharedKeyPolicy`, the documented canonical string), azure-core's own policy for a SAS.
-Token credentials (identity, service principal) go through the SDK from the start.
+A re-run that finds every file already in place only lists the container and compares digests;
+start-up is most of its time. So with an account key or a SAS, the first listing page is one bare
+GET on the standard library (``connections.bare_get``, signed by ``signing.py``) before azure-core is
+even loaded; anything but a plain success is sent again through the plain pipeline
+(``pipeline.py``: azure-core's retries over ``http.client``), which is made on first use and also
+carries small files; the SDK's ``ContainerClient`` is made on first use too (large files,
+non-recursive listings, any answer that is not a plain success). Token credentials (identity,
+service principal) go through the SDK from the start.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import threading
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
-from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import SansIOHTTPPolicy
-
+from reconciler.data.connections import bare_get
+from reconciler.data.credentials import KeyCredential
 from reconciler.data.network import Network
+from reconciler.data.signing import API_VERSION, authorize
 
-#: The service version of the requests made here: the one the storage SDK speaks (a test checks).
-API_VERSION = "2026-10-06"
-
-#: The standard headers in the Shared Key string to sign, in order (Blob service, 2009-09-19 and later).
-_SIGNED_HEADERS = (
-    "content-encoding",
-    "content-language",
-    "content-length",
-    "content-md5",
-    "content-type",
-    "date",
-    "if-modified-since",
-    "if-match",
-    "if-none-match",
-    "if-unmodified-since",
-    "range",
-)
+__all__ = ["API_VERSION", "BareListing", "LazyContainer"]
 
 
-class SharedKeyPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
-    """``Authorization: SharedKey ACCOUNT:SIGNATURE`` over the canonical request, as the service checks it."""
+class BareListing:
+    """One signed GET of a listing page without azure-core, tried once: after a failure it is not tried again."""
 
-    def __init__(self, account: str, key: str) -> None:
-        super().__init__()
-        self._account = account
-        self._key = base64.b64decode(key)
+    def __init__(self, credential: KeyCredential, network: Network, *, timeout: float, user_agent: str) -> None:
+        self._credential = credential
+        self._network = network
+        self._timeout = timeout
+        self._user_agent = user_agent
+        self._failed = False
 
-    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
-        http = request.http_request
-        http.headers["x-ms-date"] = formatdate(usegmt=True)
-        http.headers["Authorization"] = (
-            f"SharedKey {self._account}:{self.signature(http.method, http.url, http.headers)}"
-        )
-
-    def signature(self, method: str, url: str, headers: Any) -> str:
-        """The base64 HMAC-SHA256 of the string to sign for this request."""
-        lowered = {name.lower(): value for name, value in headers.items() if value}
-        if lowered.get("content-length") == "0":
-            del lowered["content-length"]
-        parts = urlsplit(url)
-        canonical_headers = "".join(
-            f"{name}:{value}\n" for name, value in sorted(lowered.items()) if name.startswith("x-ms-")
-        )
-        query: dict[str, list[str]] = {}
-        for pair in filter(None, parts.query.split("&")):
-            name, _, value = pair.partition("=")
-            query.setdefault(unquote(name).lower(), []).append(unquote(value))
-        canonical_query = "".join(f"\n{name}:{','.join(sorted(query[name]))}" for name in sorted(query))
-        text = (
-            f"{method}\n"
-            + "".join(f"{lowered.get(name, '')}\n" for name in _SIGNED_HEADERS)
-            + canonical_headers
-            + f"/{self._account}{parts.path}"
-            + canonical_query
-        )
-        digest = hmac.new(self._key, text.encode("utf-8"), hashlib.sha256).digest()
-        return base64.b64encode(digest).decode()
-
-
-def listing_pipeline(
-    credential: Any,
-    account_url: str,
-    *,
-    network: Network,
-    options: dict[str, Any],
-    retry: dict[str, Any],
-    connections: int = 4,
-) -> Any:
-    """The plain pipeline with ``credential``; None when only the SDK should carry requests (tokens, or a
-    proxy the standard-library transport does not speak).
-
-    ``options`` are the SDK client's (timeouts, user agent) and ``retry`` its retry settings, so both
-    paths to the service time out and retry alike; ``connections`` kept alive serve the file workers."""
-    from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
-    from azure.core.pipeline import Pipeline
-    from azure.core.pipeline.policies import AzureSasCredentialPolicy, RetryPolicy, UserAgentPolicy
-
-    from reconciler.data.httpclient import HttpClientTransport, supports
-
-    auth: Any
-    if isinstance(credential, AzureNamedKeyCredential):
-        auth = SharedKeyPolicy(credential.named_key.name, credential.named_key.key)
-    elif isinstance(credential, AzureSasCredential):
-        auth = AzureSasCredentialPolicy(credential)
-    else:
-        return None
-    if not supports(network, account_url):
-        return None
-    transport = HttpClientTransport(
-        network,
-        connection_timeout=options["connection_timeout"],
-        read_timeout=options["read_timeout"],
-        max_idle=connections,
-    )
-    policies = [
-        UserAgentPolicy(options["user_agent"]),
-        RetryPolicy(retry_total=retry["retry_total"], retry_backoff_factor=retry["initial_backoff"]),
-        auth,  # after the retry policy: every attempt is signed with its own date
-    ]
-    return Pipeline(transport, policies)
+    def get(self, url: str, max_bytes: int) -> bytes | None:
+        """The page's body, or None: then the caller sends the request through the pipeline."""
+        if self._failed:
+            return None
+        headers = {"x-ms-version": API_VERSION, "User-Agent": self._user_agent}
+        if self._credential.kind == "account_key":
+            key = base64.b64decode(self._credential.secret.reveal())
+            authorize(self._credential.account, key, "GET", url, headers)
+        else:
+            url = f"{url}&{self._credential.sas()}"
+        body = bare_get(url, headers, self._network, self._timeout, max_bytes)
+        self._failed = body is None
+        return body
 
 
 class LazyContainer:
-    """The SDK's ``ContainerClient``, made on first use (thread-safe); ``plain`` is the pipeline for the
-    requests ``blob.py`` makes by hand, or None when they too go through the SDK's."""
+    """The SDK's ``ContainerClient`` and the plain pipeline, each made on first use (thread-safe).
 
-    def __init__(self, account_url: str, container: str, make: Callable[[], Any], plain: Any) -> None:
+    ``plain`` is the pipeline for the requests ``blob.py`` makes by hand, or None when they too go
+    through the SDK's; ``bare`` sends the first listing page before either is made."""
+
+    def __init__(
+        self,
+        account_url: str,
+        container: str,
+        make: Callable[[], Any],
+        make_plain: Callable[[], Any] | None,
+        bare: BareListing | None = None,
+    ) -> None:
         self.url = f"{account_url.rstrip('/')}/{quote(container)}"
-        self.plain = plain
         self._make = make
+        self._make_plain = make_plain
+        self._bare = bare
         self._client: Any = None
+        self._plain: Any = None
         self._lock = threading.Lock()
 
     def client(self) -> Any:
@@ -145,13 +79,27 @@ class LazyContainer:
                 self._client = self._make()
             return self._client
 
+    @property
+    def plain(self) -> Any:
+        if self._make_plain is None:
+            return None
+        with self._lock:
+            if self._plain is None:
+                self._plain = self._make_plain()
+            return self._plain
+
+    def bare_get(self, query: str, max_bytes: int) -> bytes | None:
+        """The answer to a GET of this container with ``query`` when it is a plain success, else None."""
+        return self._bare.get(f"{self.url}?{query}", max_bytes) if self._bare is not None else None
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.client(), name)
 
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+            plain, self._plain = self._plain, None
         if client is not None:
             client.close()
-        if self.plain is not None:
-            self.plain.__exit__(None, None, None)  # the pipeline closes its transport's connections
+        if plain is not None:
+            plain.__exit__(None, None, None)  # the pipeline closes its transport's connections

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit
 
 from reconciler import __version__
 from reconciler.data.chunks import CHUNK_SIZE, Background, ChunkPool, md5_file
+from reconciler.data.connections import supports
+from reconciler.data.credentials import KeyCredential, azure_credential, signs_requests
 from reconciler.data.network import Network, network_for
 from reconciler.data.paths import MAX_FILES, Filters, LocalTree, UnsafeName, download_target, local_tree
 from reconciler.data.resolve import DataTarget
@@ -54,15 +57,18 @@ def describe(exc: BaseException, target: str = "") -> str:
 
 @contextlib.contextmanager
 def storage_errors(action: str, target: DataTarget) -> Iterator[None]:
-    from azure.core.exceptions import AzureError
-
+    """azure-core's errors as :class:`StorageError` (azure-core is not loaded when nothing was sent through it)."""
     try:
         yield
-    except AzureError as exc:
-        raise StorageError(
-            f"cannot {action} {target.name}: {describe(exc, urlsplit(target.account_url).netloc)}"
-        ) from None
-    except ValueError as exc:  # a credential the SDK cannot sign with
+    except Exception as exc:
+        loaded = sys.modules.get("azure.core.exceptions")
+        if loaded is not None and isinstance(exc, loaded.AzureError):
+            raise StorageError(
+                f"cannot {action} {target.name}: {describe(exc, urlsplit(target.account_url).netloc)}"
+            ) from None
+        if not isinstance(exc, ValueError):
+            raise
+        # a credential the SDK cannot sign with
         raise StorageError(f"cannot {action} {target.name}: the credential cannot be used: {exc}") from None
 
 
@@ -119,6 +125,9 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
         "user_agent": f"reconciler/{__version__} data",
     }
 
+    def credential() -> Any:
+        return azure_credential(target.credential)
+
     def sdk_options() -> dict[str, Any]:
         """The SDK client's settings; its requests session is made with it, when a transfer needs one."""
         options: dict[str, Any] = {
@@ -140,28 +149,32 @@ def _open_store(target: DataTarget, concurrency: int) -> tuple[Store, ChunkPool]
         options = {**sdk_options(), "retry_policy": FileRetry(**RETRY)}
         if target.credential_kind == "identity":
             options["token_intent"] = "backup"
-        share = ShareClient(target.account_url, target.container, credential=target.credential, **options)
+        share = ShareClient(target.account_url, target.container, credential=credential(), **options)
         return FileShareStore(share, pool), pool
     from reconciler.data.blob import BlobStore
-    from reconciler.data.light import LazyContainer, listing_pipeline
+    from reconciler.data.light import BareListing, LazyContainer
 
     def container_client() -> Any:
         load_blob_sdk()
         from azure.storage.blob import ContainerClient, ExponentialRetry
 
         options = {**sdk_options(), "retry_policy": ExponentialRetry(**RETRY)}
-        return ContainerClient(target.account_url, target.container, credential=target.credential, **options)
+        return ContainerClient(target.account_url, target.container, credential=credential(), **options)
 
-    plain = listing_pipeline(
-        target.credential,
-        target.account_url,
-        network=network,
-        options=listing_options,
-        retry=RETRY,
-        connections=2 * concurrency + 4,
-    )
-    container = LazyContainer(target.account_url, target.container, container_client, plain)
-    if plain is None:
+    def plain() -> Any:
+        from reconciler.data.pipeline import plain_pipeline
+
+        return plain_pipeline(
+            target.credential, network=network, options=listing_options, retry=RETRY, connections=2 * concurrency + 4
+        )
+
+    signed = signs_requests(target.credential) and supports(network, target.account_url)
+    bare = None
+    if signed and isinstance(target.credential, KeyCredential):
+        user_agent = listing_options["user_agent"]
+        bare = BareListing(target.credential, network, timeout=CONNECT_TIMEOUT, user_agent=user_agent)
+    container = LazyContainer(target.account_url, target.container, container_client, plain if signed else None, bare)
+    if not signed:
         container.client()  # token credentials, or a proxy only requests speaks: the SDK from the start
     return BlobStore(container, pool, hierarchical=target.type == "azure_data_lake_gen2"), pool
 

@@ -209,12 +209,9 @@ def _target(item: DesiredDatastore, source: str, allowed: Sequence[str]) -> Data
 def _credential(item: DesiredDatastore) -> tuple[str, Any]:
     kind = (item.settings.get("credentials") or {}).get("type", "none")
     if kind in ("account_key", "sas_token") and f"credentials.{kind}" in item.secrets:
-        from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+        from reconciler.data.credentials import KeyCredential
 
-        value = item.secrets[f"credentials.{kind}"].reveal()
-        if kind == "account_key":
-            return kind, AzureNamedKeyCredential(item.settings["account_name"], value)
-        return kind, AzureSasCredential(value.strip().lstrip("?"))
+        return kind, KeyCredential(kind, str(item.settings["account_name"]), item.secrets[f"credentials.{kind}"])
     if kind in ("service_principal", "certificate") and item.secrets:
         from reconciler.validation.principal import service_principal_credential
         from reconciler.validation.runner import ProbeFailure

@@ -1,4 +1,5 @@
-"""The standard-library transport that lists before the storage SDK loads (reconciler.data.httpclient).
+"""The standard-library ways to the service: the azure-core transport (reconciler.data.httpclient) and
+the bare first listing request (reconciler.data.light.BareListing).
 
 Against loopback servers started here: kept-alive connections, retries that honour ``Retry-After``,
 the failures worded as the requests transport's are, an HTTP proxy (absolute URLs for http, a
@@ -23,10 +24,13 @@ from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.core.rest import HttpRequest
 
+from reconciler.data.credentials import KeyCredential
 from reconciler.data.httpclient import HttpClientTransport
-from reconciler.data.light import listing_pipeline
+from reconciler.data.light import BareListing, LazyContainer
 from reconciler.data.network import Network
 from reconciler.data.ops import RETRY, describe
+from reconciler.data.pipeline import plain_pipeline
+from reconciler.secrets.value import SecretValue
 from tests.fakes.tls import TlsMaterial
 
 KEY = base64.b64encode(b"k" * 64).decode()
@@ -177,9 +181,7 @@ def proxy() -> Iterator[Proxy]:
 
 def _pipeline(network: Network | None = None, **options: Any) -> Any:
     credential = AzureNamedKeyCredential("devstoreaccount1", KEY)
-    return listing_pipeline(
-        credential, "http://127.0.0.1", network=network or Network(), options={**OPTIONS, **options}, retry=RETRY
-    )
+    return plain_pipeline(credential, network=network or Network(), options={**OPTIONS, **options}, retry=RETRY)
 
 
 def _get(pipeline: Any, url: str) -> tuple[int, bytes]:
@@ -304,3 +306,51 @@ def test_without_streaming_the_body_is_read_before_the_answer_is_returned(servic
     response = transport.send(HttpRequest("GET", f"http://127.0.0.1:{service.port}/a/c"))
     assert response.is_stream_consumed and response.content == service.body
     transport.close()
+
+
+@pytest.mark.parametrize("kind", ["account_key", "sas_token"])
+def test_the_first_listing_page_is_one_bare_signed_request(service: Service, kind: str) -> None:
+    secret = KEY if kind == "account_key" else "?sv=2026-10-06&sig=abc%3D"
+    bare = BareListing(
+        KeyCredential(kind, "devstoreaccount1", SecretValue(secret)), Network(), timeout=2, user_agent="ua"
+    )
+    container = LazyContainer(f"http://127.0.0.1:{service.port}/devstoreaccount1", "c", _no_sdk, None, bare)
+    assert container.bare_get("restype=container&comp=list", 1000) == service.body
+    path, headers, _ = service.seen[0]
+    assert headers["User-Agent"] == "ua" and headers["x-ms-version"]
+    if kind == "account_key":
+        assert path == "/devstoreaccount1/c?restype=container&comp=list"
+        assert headers["Authorization"].startswith("SharedKey devstoreaccount1:") and headers["x-ms-date"]
+    else:
+        assert path == "/devstoreaccount1/c?restype=container&comp=list&sv=2026-10-06&sig=abc%3D"
+        assert "Authorization" not in headers
+
+
+def test_a_bare_request_that_is_not_a_plain_success_is_left_to_the_pipeline_and_not_tried_again(
+    service: Service,
+) -> None:
+    bare = BareListing(
+        KeyCredential("account_key", "devstoreaccount1", SecretValue(KEY)), Network(), timeout=2, user_agent="ua"
+    )
+    url = f"http://127.0.0.1:{service.port}/devstoreaccount1/c?comp=list"
+    service.script = [(503, {"Retry-After": "1"})]
+    assert bare.get(url, 1000) is None
+    assert bare.get(url, 1000) is None and len(service.seen) == 1  # the pipeline takes it from here
+    fresh = BareListing(
+        KeyCredential("account_key", "devstoreaccount1", SecretValue(KEY)), Network(), timeout=2, user_agent="ua"
+    )
+    assert fresh.get(url, len(service.body) - 1) is None  # larger than allowed: the pipeline reads it, bounded
+
+
+def test_a_bare_request_to_a_silent_service_gives_up_after_its_timeout(service: Service) -> None:
+    service.stall = 1.5
+    bare = BareListing(
+        KeyCredential("account_key", "devstoreaccount1", SecretValue(KEY)), Network(), timeout=0.5, user_agent="ua"
+    )
+    started = time.monotonic()
+    assert bare.get(f"http://127.0.0.1:{service.port}/devstoreaccount1/c?comp=list", 1000) is None
+    assert time.monotonic() - started < 1.4
+
+
+def _no_sdk() -> Any:
+    raise AssertionError("the SDK client was made")

@@ -1,4 +1,4 @@
-"""The listing pipeline used before the storage SDK is loaded signs exactly as the SDK does."""
+"""The requests made without the storage SDK sign exactly as the SDK does; what is made when."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
 from azure.core.pipeline import PipelineContext, PipelineRequest
 from azure.core.rest import HttpRequest
 
-from reconciler.data.light import API_VERSION, LazyContainer, SharedKeyPolicy, listing_pipeline
+from reconciler.data.connections import supports
+from reconciler.data.credentials import KeyCredential, azure_credential, signs_requests
+from reconciler.data.light import API_VERSION, LazyContainer
 from reconciler.data.network import Network
 from reconciler.data.ops import RETRY
+from reconciler.data.pipeline import SharedKeyPolicy, plain_pipeline
+from reconciler.secrets.value import SecretValue
 
 KEY = base64.b64encode(b"k" * 64).decode()
 BASE = "http://127.0.0.1:10000/devstoreaccount1/cont"
@@ -74,16 +78,24 @@ def test_the_api_version_is_the_sdks() -> None:
     assert ContainerClient("http://127.0.0.1/devstoreaccount1", "c").api_version == API_VERSION
 
 
-def test_only_key_and_sas_credentials_list_before_the_sdk() -> None:
+def test_only_key_and_sas_credentials_sign_requests_without_the_sdk() -> None:
     options = {"connection_timeout": 1.0, "read_timeout": 1.0, "user_agent": "test"}
-    network = Network()
-    for credential in (AzureNamedKeyCredential("devstoreaccount1", KEY), AzureSasCredential("sv=x&sig=y")):
-        assert listing_pipeline(credential, BASE, network=network, options=options, retry=RETRY) is not None
-    assert listing_pipeline(object(), BASE, network=network, options=options, retry=RETRY) is None
+    key = KeyCredential("account_key", "devstoreaccount1", SecretValue(KEY))
+    sas = KeyCredential("sas_token", "devstoreaccount1", SecretValue("?sv=x&sig=y"))
+    credentials = (AzureNamedKeyCredential("devstoreaccount1", KEY), AzureSasCredential("sv=x&sig=y"), key, sas)
+    for credential in credentials:
+        assert signs_requests(credential)
+        plain_pipeline(credential, network=Network(), options=options, retry=RETRY)
+    assert not signs_requests(object())
+    with pytest.raises(TypeError):
+        plain_pipeline(object(), network=Network(), options=options, retry=RETRY)
+    assert azure_credential(sas).signature == "sv=x&sig=y"
+    assert azure_credential(key).named_key == ("devstoreaccount1", KEY)
+    assert KEY not in repr(key) and "sig=y" not in repr(sas)
 
 
 @pytest.mark.parametrize(
-    ("proxy", "light"),
+    ("proxy", "plain"),
     [
         ("http://proxy.example:3128", True),
         ("proxy.example:3128", True),
@@ -91,12 +103,8 @@ def test_only_key_and_sas_credentials_list_before_the_sdk() -> None:
         ("socks5://proxy.example:1080", False),
     ],
 )
-def test_a_proxy_only_requests_speaks_leaves_listings_to_the_sdk(proxy: str, light: bool) -> None:
-    options = {"connection_timeout": 1.0, "read_timeout": 1.0, "user_agent": "test"}
-    network = Network({"http": proxy, "https": proxy})
-    credential = AzureNamedKeyCredential("devstoreaccount1", KEY)
-    pipeline = listing_pipeline(credential, BASE, network=network, options=options, retry=RETRY)
-    assert (pipeline is not None) is light
+def test_a_proxy_only_requests_speaks_leaves_every_request_to_the_sdk(proxy: str, plain: bool) -> None:
+    assert supports(Network({"http": proxy, "https": proxy}), BASE) is plain
 
 
 def test_the_container_client_is_made_once_on_first_use() -> None:
@@ -108,7 +116,7 @@ def test_the_container_client_is_made_once_on_first_use() -> None:
         def close(self) -> None:
             made.append("closed")
 
-    container = LazyContainer("http://h/acct/", "a b", lambda: made.append("made") or Client(), plain=None)
+    container = LazyContainer("http://h/acct/", "a b", lambda: made.append("made") or Client(), None)
     assert container.url == "http://h/acct/a%20b" and made == []
     assert container.api_version == API_VERSION and container.api_version == API_VERSION
     container.close()
