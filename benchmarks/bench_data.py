@@ -81,11 +81,12 @@ with open(sys.argv[5], "wb") as handle:
     client.download_blob(sys.argv[6], max_concurrency=8).readinto(handle)
 """
 
-#: What a data upload that moves nothing imports (the start-up part of a re-run): the storage SDK and
-#: requests load only to transfer (data/light.py, data/httpclient.py).
+#: What a data upload that moves nothing imports (the start-up part of a re-run): azure-core, the
+#: storage SDK and requests load only to transfer (see data/light.py).
 IMPORTS_OF_A_RUN = """
 import reconciler.cli, reconciler.cli.data, reconciler.manifest.load, reconciler.data.ops, reconciler.data.transfer
-import reconciler.render.data, reconciler.data.light, reconciler.data.httpclient, azure.core.credentials
+import reconciler.render.data, reconciler.data.light, reconciler.data.blob, reconciler.secrets.resolve
+import xml.etree.ElementTree
 import os; os._exit(0)  # and no interpreter teardown, as the data commands end
 """
 
