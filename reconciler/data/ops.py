@@ -212,15 +212,8 @@ def upload_tasks(
     then compares digests as soon as the listing arrives instead of starting to hash only then."""
     if not source.exists():
         raise ReconcilerError(f"{source} does not exist")
-    try:
-        tree = local_tree(source, filters)
-    except OSError as exc:
-        raise ReconcilerError(f"cannot read {source}: {exc.strerror}") from None
-    with storage_errors("list", target):
-        if source.is_file():
-            [local] = tree.files
-            name = uri.prefix + local.rel if uri.is_directory else uri.path
-            return [Task(local.rel, local.path, name, local.size, store.get(name))], tree
+    listing = None
+    if not source.is_file():  # a tree: its listing is on its way while the tree is read and hashed
         listing = Background(
             lambda: {
                 item.name: item
@@ -228,6 +221,15 @@ def upload_tasks(
                 if isinstance(item, RemoteFile)
             }
         )
+    try:
+        tree = local_tree(source, filters)
+    except OSError as exc:
+        raise ReconcilerError(f"cannot read {source}: {exc.strerror}") from None
+    with storage_errors("list", target):
+        if listing is None:
+            [local] = tree.files
+            name = uri.prefix + local.rel if uri.is_directory else uri.path
+            return [Task(local.rel, local.path, name, local.size, store.get(name))], tree
         digests = _hash_while(tree, listing)
         remote = listing.result()
     tasks = []
