@@ -7,9 +7,10 @@ appeared after the listing is a conflict, never overwritten. Downloads: ranged G
 each pinned to the listed ETag so a blob replaced mid-download fails instead of mixing versions.
 
 Small files (one Put Blob, one Get Blob) and listing pages are sent as plain requests: with an
-account key or a SAS through the azure-core pipeline of ``light.py`` (azure-core's retries, the SDK's
-signature, kept-alive ``http.client`` connections), so a run of small files never loads the storage
-SDK or requests; with a token credential through the SDK container client's own pipeline. The SDK's
+account key or a SAS through the plain pipeline of ``pipeline.py`` (azure-core's retries, the SDK's
+signature, kept-alive ``http.client`` connections; a listing page first as one bare request, see
+``light.py``), so a run of small files never loads the storage SDK or requests; with a token
+credential through the SDK container client's own pipeline. The SDK's
 per-call layers (a client per blob, request building, every response header deserialised) cost a
 third of the CPU of such a request, and with hundreds of small files the client's CPU, not the
 network, sets the pace. Any answer other than success (or the conflict a condition reports) is left

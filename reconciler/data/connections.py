@@ -1,6 +1,6 @@
 """Connections to a storage service on the standard library's ``http.client``, and one bare GET.
 
-What the azure-core transport (``httpclient.py``) and the first listing request (``light.py``,
+What the azure-core transport (``httpclient.py``) and the bare listing request (``light.py``,
 sent before azure-core is loaded) share: a connection made directly or through an HTTP proxy
 (absolute URLs for http, a CONNECT tunnel for https, the proxy's credentials from its URL), TLS
 verified against the CA bundle requests would use, and failures worded as urllib3 words them.

@@ -2,7 +2,7 @@
 
 The documented canonical string (Blob service, 2009-09-19 and later), signed as the storage SDK
 signs it (tests compare both for hostile names, markers and every header a hand-made request sets).
-Used by the plain pipeline's policy (``pipeline.py``) and by the first listing request, which is
+Used by the plain pipeline's policy (``pipeline.py``) and by the bare listing request, which is
 sent before azure-core is loaded (``light.py``).
 """
 
