@@ -161,14 +161,16 @@ class BlobStore:
         folder = blob.findtext("Metadata/hdi_isfolder") or ""
         if name.endswith("/") or folder.lower() == "true":
             return None
-        md5 = blob.findtext("Properties/Content-MD5")
-        modified = blob.findtext("Properties/Last-Modified")
+        found = blob.find("Properties")
+        props = {child.tag: child.text for child in found} if found is not None else {}  # one pass, not five
+        md5 = props.get("Content-MD5")
+        modified = props.get("Last-Modified")
         return RemoteFile(
             name=name,
-            size=int(blob.findtext("Properties/Content-Length") or 0),
+            size=int(props.get("Content-Length") or 0),
             md5=base64.b64decode(md5, validate=True) if md5 else None,
             last_modified=parsedate_to_datetime(modified) if modified else None,
-            etag=blob.findtext("Properties/Etag"),
+            etag=props.get("Etag"),
         )
 
     def get(self, name: str) -> RemoteFile | None:
