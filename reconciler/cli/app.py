@@ -119,38 +119,37 @@ def console_of(ctx: click.Context) -> Console:
     return console
 
 
-class _StorageKeys:
-    """The storage-key fetcher, loaded (with the ARM client modules) when a ``${storagekey:...}`` is resolved."""
+class _OnFirstUse:
+    """A secret fetcher made (its client modules loaded, its settings read) when a reference first needs it."""
 
-    def __init__(self) -> None:
-        self._fetcher: Any = None
-
-    def fetch(self, keys: Any) -> Any:
-        if self._fetcher is None:
-            from reconciler.azure.storagekey import StorageKeyFetcher
-
-            self._fetcher = StorageKeyFetcher()
-        return self._fetcher.fetch(keys)
-
-
-class _KeyVault:
-    """The Key Vault fetcher, loaded (with its settings read) when a ``${keyvault:...}`` is resolved."""
-
-    def __init__(self) -> None:
+    def __init__(self, make: Any) -> None:
+        self._make = make
         self._fetcher: Any = None
 
     def fetch(self, refs: Any) -> Any:
         if self._fetcher is None:
-            from reconciler.azure.keyvault import KeyVaultFetcher
-
-            self._fetcher = KeyVaultFetcher()
+            self._fetcher = self._make()
         return self._fetcher.fetch(refs)
+
+
+def _keyvault_fetcher() -> Any:
+    from reconciler.azure.keyvault import KeyVaultFetcher
+
+    return KeyVaultFetcher()
+
+
+def _storage_key_fetcher() -> Any:
+    from reconciler.azure.storagekey import StorageKeyFetcher  # with the ARM client modules
+
+    return StorageKeyFetcher()
 
 
 def resolver(trust: Any = None) -> Any:
     from reconciler.secrets.resolve import SecretResolver
 
-    return SecretResolver(keyvault=_KeyVault(), storage_keys=_StorageKeys(), trust=trust)
+    return SecretResolver(
+        keyvault=_OnFirstUse(_keyvault_fetcher), storage_keys=_OnFirstUse(_storage_key_fetcher), trust=trust
+    )
 
 
 def trust_options(command: Any) -> Any:

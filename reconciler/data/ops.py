@@ -188,6 +188,11 @@ def _bounded(items: Iterator[RemoteFile | RemoteDirectory], where: str) -> list[
     return out
 
 
+def _remote_files(store: Store, uri: DataUri) -> list[RemoteFile]:
+    """Every file under the URI's prefix, at any depth (bounded)."""
+    return [item for item in _bounded(store.list(uri.prefix, recursive=True), str(uri)) if isinstance(item, RemoteFile)]
+
+
 def list_entries(
     uri: DataUri, target: DataTarget, store: Store, *, recursive: bool
 ) -> list[RemoteFile | RemoteDirectory]:
@@ -214,13 +219,7 @@ def upload_tasks(
         raise ReconcilerError(f"{source} does not exist")
     listing = None
     if not source.is_file():  # a tree: its listing is on its way while the tree is read and hashed
-        listing = Background(
-            lambda: {
-                item.name: item
-                for item in _bounded(store.list(uri.prefix, recursive=True), str(uri))
-                if isinstance(item, RemoteFile)
-            }
-        )
+        listing = Background(lambda: {item.name: item for item in _remote_files(store, uri)})
     try:
         tree = local_tree(source, filters)
     except OSError as exc:
@@ -267,7 +266,7 @@ def download_tasks(uri: DataUri, dest: Path, target: DataTarget, store: Store) -
             base = single.name.rsplit("/", 1)[-1]
             path = dest / base if dest.is_dir() else dest
             return [Task(base, path, single.name, single.size, single, root=path.parent)]
-        listing = [i for i in _bounded(store.list(uri.prefix, recursive=True), str(uri)) if isinstance(i, RemoteFile)]
+        listing = _remote_files(store, uri)
     if not listing:
         raise StorageError(f"nothing at {uri}")
     if dest.exists() and not dest.is_dir():

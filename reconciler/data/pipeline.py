@@ -16,7 +16,7 @@ from azure.core.pipeline import Pipeline, PipelineRequest
 from azure.core.pipeline.policies import AzureSasCredentialPolicy, RetryPolicy, SansIOHTTPPolicy, UserAgentPolicy
 
 from reconciler.data.credentials import azure_credential
-from reconciler.data.httpclient import HttpClientTransport
+from reconciler.data.httpclient import MAX_IDLE, HttpClientTransport
 from reconciler.data.network import Network
 from reconciler.data.signing import authorize, signature
 
@@ -39,7 +39,7 @@ class SharedKeyPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
 
 
 def plain_pipeline(
-    credential: Any, *, network: Network, options: dict[str, Any], retry: dict[str, Any], connections: int = 4
+    credential: Any, *, network: Network, options: dict[str, Any], retry: dict[str, Any], connections: int = MAX_IDLE
 ) -> Pipeline:  # type: ignore[type-arg]
     """The pipeline for an account key or SAS credential (see ``credentials.signs_requests``).
 
