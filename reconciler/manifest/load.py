@@ -11,15 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic_core import ValidationError
-
 from reconciler import catalog
 from reconciler.catalog import BUILTIN_DATASTORES
 from reconciler.errors import ManifestError, Problem, SourceLocation
 from reconciler.inputfile import read_input
 from reconciler.manifest.cliv2 import CliV2Document, as_manifest, env_reference, is_cli_v2, own_field
 from reconciler.manifest.records import DatastoreRecord, ManifestRecord
-from reconciler.manifest.validate import validate_manifest
+from reconciler.manifest.validate import accept, reference
 from reconciler.manifest.values import NAME_PATTERN
 from reconciler.manifest.variables import VariableInputs
 from reconciler.manifest.yamlsource import YamlDocument, parse_yaml, render_path
@@ -216,8 +214,13 @@ def _parse_one(path: str, data: bytes) -> tuple[YamlDocument, list[Problem]]:
 
 
 def _validate_one(doc: YamlDocument, problems: list[Problem]) -> tuple[ManifestRecord | None, list[Problem]]:
+    manifest = accept(doc.data)
+    if manifest is not None:
+        return manifest, problems
+    from pydantic_core import ValidationError  # only a manifest the plain checks do not accept
+
     try:
-        manifest = validate_manifest(doc.data)
+        manifest = reference(doc.data)
     except ValidationError as exc:
         from reconciler.manifest.messages import problems_from_validation  # only a manifest with problems
 

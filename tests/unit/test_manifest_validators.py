@@ -82,6 +82,12 @@ TRICKY: list[Any] = [
     GUID.lower(),
     {"name": "lh", "type": "other"},
     {"name": "", "extra": 1},
+    b"HTTPS",
+    bytearray(b"share-1"),
+    b"\xff\xfe",
+    ("a", "b"),
+    {"name": b"lh"},
+    {"type": "lake_house"},
 ]
 
 
@@ -155,6 +161,12 @@ HEADS: list[Any] = [
     {"version": 1, "owner": "o", "policy": None},
     {"version": 1, "owner": "o", "policy": {"require_https": True}},
     {"version": 1, "owner": "o", "unknown": 1},
+    {"version": 1, "owner": "o", "datastores": ()},
+    {"version": 1, "owner": "o", "datastores": None},
+    {"version": 1, "owner": b"team", "vars": {b"region": b"westeurope"}},
+    {"version": 1, "owner": "o", "removed": ({"name": "old"},)},
+    {"version": 1, "owner": "o", "workspace": None},
+    {1: "x", "version": 1},
     "not a mapping",
     None,
 ]
@@ -227,6 +239,14 @@ def test_tags_reserved_and_bounded() -> None:
     base = entry(catalog.TYPES["azure_blob"])
     for tags in ({"Reconciler:owner": "x"}, {"": "x"}, {"k" * 257: "x"}, {"team": 1}, {"team": "ml"}, {"a": None}):
         check(manifest({**base, "tags": tags}))
+    for tags in ({b"team": b"ml"}, {b"\xff": "x"}, {1: "x"}, [("team", "ml")]):
+        check(manifest({**base, "tags": tags, "properties": tags}))
+
+
+def test_schema_key_by_either_spelling_but_not_both() -> None:
+    base = entry(catalog.TYPES["azure_blob"])
+    for head in ({"$schema": "https://x"}, {"schema_url": "https://x"}, {"$schema": "a", "schema_url": "b"}):
+        check(manifest({**base, **head}))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
