@@ -439,7 +439,7 @@ def test_a_rerun_that_moves_nothing_never_loads_the_storage_sdk(
     project: Project, azurite: Azurite, credential: str
 ) -> None:
     """Listing and comparing need only the standard library: one bare request signed like the SDK signs
-    (Azurite checks the signature), no azure-core, storage SDK, requests or Key Vault client."""
+    (Azurite checks the signature), no azure-core, storage SDK, requests, Key Vault client or pydantic."""
     container = unique("rerun")
     azurite.create_container(container)
     secret = azurite.account_key if credential == "account_key" else azurite.sas_token(container, "racwl")
@@ -454,7 +454,7 @@ def test_a_rerun_that_moves_nothing_never_loads_the_storage_sdk(
     assert first.code == 0 and summary(first).startswith("Uploaded 2 files"), first.all
     code = (
         "import sys; from reconciler.cli import run; rc = run(sys.argv[1:]); "
-        "print(rc, [m for m in sys.modules if m.startswith(('azure', 'requests', 'urllib3', 'reconciler.azure'))])"
+        "print(rc, [m for m in sys.modules if m.startswith(('azure', 'requests', 'urllib3', 'reconciler.azure', 'pydantic_core', 'pydantic.main'))])"
     )
     again = subprocess.run(
         [sys.executable, "-c", code, *args],

@@ -59,8 +59,11 @@ NEVER_AT_START_UP = (
     "requests",
     "deepdiff",
     "reconciler.apply",
-    # Making pydantic model classes costs more than the rest of a start-up: a valid manifest is
-    # checked by the pydantic-core validators and the plan is dataclasses (see ARCHITECTURE.md).
+    # Making pydantic model classes costs more than the rest of a start-up, and importing
+    # pydantic-core a sixth of it: a valid manifest is checked by the plain checks of
+    # manifest/validate.py and the plan is dataclasses (see ARCHITECTURE.md).
+    "pydantic_core",
+    "pydantic.main",
     "pydantic.fields",
     "annotated_types",
     "reconciler.manifest.models",
