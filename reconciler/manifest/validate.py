@@ -157,7 +157,7 @@ def _dict(key: Check, value: Check, after: Callable[[Any], Any] | None = None) -
         if type(data) is not dict:
             raise _REFUSED
         checked = {key(k): value(x) for k, x in data.items()}
-        return checked if after is None else _call(after, checked)  # type: ignore[no-any-return]
+        return checked if after is None else _call(after, checked)
 
     return check
 
@@ -165,7 +165,7 @@ def _dict(key: Check, value: Check, after: Callable[[Any], Any] | None = None) -
 class _Field:
     """One field of a record: its check, its default (or required), and the other key it may go by."""
 
-    __slots__ = ("check", "default", "alias")
+    __slots__ = ("alias", "check", "default")
 
     def __init__(self, check: Check, default: Any = _REQUIRED, alias: str | None = None) -> None:
         self.check, self.default, self.alias = check, default, alias

@@ -452,9 +452,10 @@ def test_a_rerun_that_moves_nothing_never_loads_the_storage_sdk(
     args += ["--allow-endpoint", azurite.endpoint_for_manifest]
     first = project.run(*args)
     assert first.code == 0 and summary(first).startswith("Uploaded 2 files"), first.all
+    heavy = ("azure", "requests", "urllib3", "reconciler.azure", "pydantic_core", "pydantic.main")
     code = (
         "import sys; from reconciler.cli import run; rc = run(sys.argv[1:]); "
-        "print(rc, [m for m in sys.modules if m.startswith(('azure', 'requests', 'urllib3', 'reconciler.azure', 'pydantic_core', 'pydantic.main'))])"
+        f"print(rc, [m for m in sys.modules if m.startswith({heavy!r})])"
     )
     again = subprocess.run(
         [sys.executable, "-c", code, *args],
