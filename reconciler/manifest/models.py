@@ -8,8 +8,8 @@ restate neither.
 
 They are the reference: their errors are the messages users read (see
 :mod:`reconciler.manifest.messages`) and they give the JSON Schema. A valid manifest is usually
-accepted without them, by the pydantic-core validators of :mod:`reconciler.manifest.validate`
-(model classes cost start-up); whichever validator runs, the result is the same records
+accepted without them, by the plain checks of :mod:`reconciler.manifest.validate` (pydantic and
+model classes cost start-up); whichever validator runs, the result is the same records
 (:func:`to_record`). A model is generated the first time it is used and pydantic builds its
 validator the first time it validates.
 """
@@ -342,7 +342,7 @@ class Manifest(ManifestHead):
 
 
 def to_record(model: Any) -> Any:
-    """A reference model's result as the records the pydantic-core validators give (lists too)."""
+    """A reference model's result as the records the plain checks give (lists too)."""
     if isinstance(model, list):
         return [to_record(item) for item in model]
     if isinstance(model, Policy) or not isinstance(model, BaseModel):

@@ -1,7 +1,7 @@
 """A validated manifest: plain, immutable records of what the files declare.
 
-Both validators produce these: the pydantic-core validators of :mod:`reconciler.manifest.validate`
-fill them directly, and the reference pydantic models' result is turned into them
+Both validators produce these: the plain checks of :mod:`reconciler.manifest.validate` fill them
+directly, and the reference pydantic models' result is turned into them
 (:func:`reconciler.manifest.models.to_record`), so everything after validation reads one shape
 whichever validator ran. A record has the validated fields as attributes, ``model_fields_set``
 (the fields the file wrote), and the behaviour the planner needs: its *settings* and its secret
@@ -21,7 +21,7 @@ from reconciler.secrets.refs import SecretRef
 class Record:
     """Validated values as attributes; immutable; equal when type, values and fields set are."""
 
-    # pydantic-core fills these as it fills a model (``__dict__`` holds the fields).
+    # As a pydantic model holds them (``__dict__`` holds the fields), so converted results fit too.
     __slots__ = ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__", "__pydantic_private__")
     __pydantic_fields_set__: set[str]
 

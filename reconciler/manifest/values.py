@@ -2,10 +2,9 @@
 
 Two validators are built from these declarations: the pydantic models
 (:mod:`reconciler.manifest.models`, the reference: their errors are the messages users read,
-they give the JSON Schema) and the pydantic-core validators of
-:mod:`reconciler.manifest.validate` (no model classes to build, so a valid manifest is checked
-at a fraction of the start-up cost). Neither restates a pattern, a bound or a check: both read
-them here. This module imports no pydantic.
+they give the JSON Schema) and the plain checks of :mod:`reconciler.manifest.validate` (no
+pydantic to import, so a valid manifest is checked at a fraction of the start-up cost). Neither
+restates a pattern, a bound or a check: both read them here. This module imports no pydantic.
 """
 
 from __future__ import annotations
