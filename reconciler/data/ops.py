@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -259,14 +261,19 @@ def _hash_while(tree: LocalTree, listing: Background[Any]) -> dict[Path, bytes]:
 
 
 def download_tasks(uri: DataUri, dest: Path, target: DataTarget, store: Store) -> list[Task]:
-    """One task per remote file under the URI (or the one file it names), each with its local path."""
+    """One task per remote file under the URI (or the one file it names), each with its local path.
+
+    While the listing is on its way, the files already under ``dest`` are hashed (a re-run's, see
+    :func:`_hash_present_while`), so the engine skips the identical ones without reading them again."""
     with storage_errors("list", target):
         single = store.get(uri.path) if not uri.is_directory else None
         if single is not None:
             base = single.name.rsplit("/", 1)[-1]
             path = dest / base if dest.is_dir() else dest
             return [Task(base, path, single.name, single.size, single, root=path.parent)]
-        listing = _remote_files(store, uri)
+        pending = Background(lambda: _remote_files(store, uri))
+        present = _hash_present_while(dest, pending)
+        listing = pending.result()
     if not listing:
         raise StorageError(f"nothing at {uri}")
     if dest.exists() and not dest.is_dir():
@@ -279,5 +286,42 @@ def download_tasks(uri: DataUri, dest: Path, target: DataTarget, store: Store) -
             refused = ""
         except UnsafeName as exc:
             path, refused = dest, f"refused: the name {exc}"
-        tasks.append(Task(rel, path, remote.name, remote.size, remote, root=dest, refused=refused))
+        md5, hashed_as = present.get(path, (None, None))
+        tasks.append(
+            Task(
+                rel,
+                path,
+                remote.name,
+                remote.size,
+                remote,
+                root=dest,
+                refused=refused,
+                md5=md5,
+                hashed_as=hashed_as,
+            )
+        )
     return tasks
+
+
+def _hash_present_while(dest: Path, listing: Background[Any]) -> dict[Path, tuple[bytes, tuple[int, int]]]:
+    """MD5s (with size and modification time) of the smaller regular files under ``dest``, until
+    ``listing`` has arrived: the wait is otherwise idle, and a re-run's files are all there.
+
+    Symbolic links are neither followed nor hashed. Whatever is not hashed yet when the listing
+    arrives is hashed by the engine's workers, as it would be without this."""
+    found: dict[Path, tuple[bytes, tuple[int, int]]] = {}
+    if not dest.is_dir() or dest.is_symlink():
+        return found
+    for directory, dirs, names in os.walk(dest, followlinks=False):
+        dirs.sort()
+        for name in sorted(names):
+            if listing.done() or len(found) >= MAX_FILES:
+                return found
+            path = Path(directory, name)
+            try:
+                info = os.lstat(path)
+                if stat.S_ISREG(info.st_mode) and info.st_size <= PREHASH_MAX_SIZE:
+                    found[path] = (md5_file(path), (info.st_size, info.st_mtime_ns))
+            except OSError:  # reported by the engine if the file is one to download
+                continue
+    return found

@@ -13,6 +13,7 @@ import enum
 import os
 import queue
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,8 +49,11 @@ class Task:
     root: Path | None = None
     #: Why this file is refused before anything is tried (an unsafe remote name), or "".
     refused: str = ""
-    #: Uploads: the local file's MD5 when it was already computed (while the listing was on its way).
+    #: The local file's MD5 when it was already computed (while the listing was on its way).
     md5: bytes | None = None
+    #: Downloads: the local file's size and modification time (ns) when ``md5`` was computed; the
+    #: digest stands for the file only while both are unchanged.
+    hashed_as: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +119,7 @@ class Engine:
         return self._run("upload", tasks, self._upload_one, self._known_identical)
 
     def download(self, tasks: Sequence[Task]) -> Summary:
-        return self._run("download", tasks, self._download_one)
+        return self._run("download", tasks, self._download_one, self._known_present)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -230,6 +234,26 @@ class Engine:
         return Result(task, Outcome.SKIPPED)
 
     # ------------------------------------------------------------------ download
+
+    def _known_present(self, task: Task) -> Result | None:
+        """Skipped at once: the local file, unchanged since it was hashed while the listing was on its
+        way, has the listing's size and MD5."""
+        remote = task.remote
+        if (
+            task.md5 is None
+            or task.hashed_as is None
+            or remote is None
+            or remote.md5 != task.md5
+            or not self.store.listing_has_md5
+            or task.refused
+        ):
+            return None
+        try:
+            info = os.lstat(task.local)
+        except OSError:
+            return None
+        unchanged = stat.S_ISREG(info.st_mode) and (info.st_size, info.st_mtime_ns) == task.hashed_as
+        return self._skip(task) if unchanged and info.st_size == remote.size else None
 
     def _download_one(self, task: Task) -> Result:
         remote = task.remote
