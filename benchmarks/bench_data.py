@@ -1,6 +1,7 @@
 """``reconciler data upload|download`` against a serial azure-storage-blob loop and the SDK's own parallel calls.
 
-    python benchmarks/bench_data.py [--files 300] [--big-mb 256] [--latency-ms 20] [--mbit 100] [--skip-bare]
+    python benchmarks/bench_data.py [--files 300] [--big-mb 256] [--latency-ms 20] [--mbit 100]
+                                     [--pairs 9] [--skip-bare]
 
 Starts a private Azurite (tests.services.azurite; needs scripts/install-test-services) and a TCP
 relay in front of it that adds ``--latency-ms`` per round trip and caps the link at ``--mbit``
@@ -16,7 +17,7 @@ start-up and imports included), which is what a user runs:
 3. A second ``data upload`` of the unchanged small tree: 0 bytes, < 20 % of the first upload's time.
 
 On this 2-core machine one whole-process run varies by a fifth from one try to the next, in bursts,
-so the small tree is measured in five pairs: a first upload into an empty container, then the
+so the small tree is measured in ``--pairs`` pairs (9): a first upload into an empty container, then the
 re-run of the same upload right after it. The re-run's share is the median of the per-pair ratios
 (as bench_startup compares pairs); every try is printed.
 
@@ -153,13 +154,15 @@ def bytes_moved(out: str) -> str:
 
 
 #: Pairs of a first upload (each into its own empty container) and the re-run right after it.
-PAIRS = 5
+PAIRS = 9
 
 
-def scenario(title: str, azurite: Azurite, endpoint: str, work: Path, files: int, big_mb: int, tag: str) -> None:
+def scenario(
+    title: str, azurite: Azurite, endpoint: str, work: Path, files: int, big_mb: int, tag: str, pairs: int = PAIRS
+) -> None:
     account_url = f"http://{endpoint}/{azurite.account_name}"
     container = f"bench{tag}"
-    containers = [container] + [f"bench{tag}{i}" for i in range(1, PAIRS)]
+    containers = [container] + [f"bench{tag}{i}" for i in range(1, pairs)]
     entries = ""
     for name in containers:
         azurite.create_container(name)
@@ -193,6 +196,7 @@ def scenario(title: str, azurite: Azurite, endpoint: str, work: Path, files: int
     ratios = sorted(a.seconds / f.seconds for f, a in zip(firsts, agains, strict=True))
     serial_up = run(sdk(SERIAL_UPLOAD, *creds, str(work / "small"), "serial/"), work)
     ours_down = run(reconciler("download", uri + "ours/", str(work / f"down-ours-{tag}"), *allow), work)
+    down_again = run(reconciler("download", uri + "ours/", str(work / f"down-ours-{tag}"), *allow), work)
     serial_down = run(sdk(SERIAL_DOWNLOAD, *creds, str(work / f"down-serial-{tag}"), "serial/"), work)
     print(f"{files} files of 4-64 KB (whole process; reconciler --concurrency 8 vs a serial azure-storage-blob loop)")
     for name, ours, serial in (("upload", ours_up, serial_up), ("download", ours_down, serial_down)):
@@ -201,15 +205,20 @@ def scenario(title: str, azurite: Azurite, endpoint: str, work: Path, files: int
             f"serial loop {serial.seconds:6.2f} s (CPU {serial.cpu:5.2f} s)   "
             f"speed-up {serial.seconds / ours.seconds:5.1f}x   (target >= 5x)"
         )
-    print(f"  (upload: the median of {PAIRS} first uploads, each into an empty container: {_seconds(firsts)})")
+    print(f"  (upload: the median of {pairs} first uploads, each into an empty container: {_seconds(firsts)})")
     print(
         f"  second upload of the unchanged tree: {again.seconds:.2f} s (CPU {again.cpu:.2f} s), moved "
         f"{bytes_moved(again.out)}; {100 * ratios[len(ratios) // 2]:.0f} % of the first (target < 20 %); "
         f"in-process transfer time {_engine_seconds(again.out):.2f} s vs {_engine_seconds(ours_up.out):.2f} s"
     )
     print(
-        f"  (the median of {PAIRS} re-runs, each right after its first upload: {_seconds(agains)}; "
+        f"  (the median of {pairs} re-runs, each right after its first upload: {_seconds(agains)}; "
         f"per pair {', '.join(f'{100 * r:.0f}' for r in ratios)} %, the median given)"
+    )
+    print(
+        f"  second download of the unchanged tree (not a target): {down_again.seconds:.2f} s "
+        f"(CPU {down_again.cpu:.2f} s), moved {bytes_moved(down_again.out)}; "
+        f"{100 * down_again.seconds / ours_down.seconds:.0f} % of the first download"
     )
     imports = min((run([sys.executable, "-c", IMPORTS_OF_A_RUN], work) for _ in range(3)), key=lambda r: r.seconds)
     print(
@@ -259,6 +268,7 @@ def main() -> None:
     parser.add_argument("--big-mb", type=int, default=256)
     parser.add_argument("--latency-ms", type=float, default=20.0, help="round trip added by the relay")
     parser.add_argument("--mbit", type=float, default=100.0, help="the relay's bandwidth, shared by all connections")
+    parser.add_argument("--pairs", type=int, default=PAIRS, help="first upload and re-run pairs (the median is given)")
     parser.add_argument("--skip-bare", action="store_true", help="only the relay figures")
     args = parser.parse_args()
 
@@ -279,6 +289,7 @@ def main() -> None:
                 args.files,
                 args.big_mb,
                 "relay",
+                args.pairs,
             )
         finally:
             relay.close()
@@ -291,6 +302,7 @@ def main() -> None:
                 args.files,
                 args.big_mb,
                 "bare",
+                args.pairs,
             )
 
 
