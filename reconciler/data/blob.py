@@ -67,9 +67,34 @@ class BlobStore:
     # ------------------------------------------------------------------ reading
 
     def list(self, prefix: str, *, recursive: bool) -> Iterator[RemoteFile | RemoteDirectory]:
-        if recursive:
-            yield from self._list_flat(prefix)
-            return
+        """Files under ``prefix`` at any depth, or (not ``recursive``) the files and virtual directories
+        directly in it. A Gen2 directory is both a marker blob and a prefix: it is shown once, and
+        never in a recursive listing."""
+        seen: set[str] = set()
+        for entry in self._list_pages(prefix, "" if recursive else "/"):
+            if isinstance(entry, RemoteFile):
+                yield entry
+            elif not recursive and entry.name not in seen:
+                seen.add(entry.name)
+                yield entry
+
+    def _list_pages(self, prefix: str, delimiter: str) -> Iterator[RemoteFile | RemoteDirectory]:
+        """Every entry under ``prefix``, page by page: List Blobs through the container's pipeline, its XML
+        read with ElementTree (the SDK's deserialiser takes six times the CPU, the largest part of a
+        re-run that transfers nothing). A page that is not a plain success is left to the SDK, from
+        that page on, so errors are raised and described as for every other request."""
+        marker = ""
+        while True:
+            page = self._list_page(prefix, marker, delimiter)
+            if page is None:
+                yield from self._sdk_pages(prefix, marker, delimiter)
+                return
+            entries, marker = page
+            yield from entries
+            if not marker:
+                return
+
+    def _sdk_pages(self, prefix: str, marker: str, delimiter: str) -> Iterator[RemoteFile | RemoteDirectory]:
         from reconciler.data.sdk import load_blob_sdk
 
         load_blob_sdk()
@@ -77,45 +102,33 @@ class BlobStore:
 
         include = ["metadata"] if self._hierarchical else None
         start = prefix or None
-        items: Any = self._container.walk_blobs(name_starts_with=start, include=include, delimiter="/")
-        seen: set[str] = set()  # a Gen2 directory is both a marker blob and a prefix: shown once
-        for item in items:
-            if isinstance(item, BlobPrefix) or self._is_directory(item):
-                name = item.name.rstrip("/") + "/"
-                if not recursive and name not in seen:
-                    seen.add(name)
-                    yield RemoteDirectory(name)
-            else:
-                yield _remote(item)
+        if delimiter:
+            items = self._container.walk_blobs(
+                name_starts_with=start, include=include, delimiter=delimiter, results_per_page=PAGE_SIZE
+            )
+        else:
+            items = self._container.list_blobs(name_starts_with=start, include=include, results_per_page=PAGE_SIZE)
+        for page in items.by_page(continuation_token=marker or None):
+            for item in page:
+                if isinstance(item, BlobPrefix) or self._is_directory(item):
+                    yield RemoteDirectory(item.name.rstrip("/") + "/")
+                else:
+                    yield _remote(item)
 
-    def _list_flat(self, prefix: str) -> Iterator[RemoteFile]:
-        """Every file under ``prefix``, page by page: List Blobs through the container's pipeline, its XML
-        read with ElementTree (the SDK's deserialiser takes six times the CPU, the largest part of a
-        re-run that transfers nothing). A page that is not a plain success is left to the SDK, from
-        that page on, so errors are raised and described as for every other request."""
-        include = ["metadata"] if self._hierarchical else None
-        marker = ""
-        while True:
-            page = self._list_page(prefix, marker)
-            if page is None:
-                pages = self._container.list_blobs(
-                    name_starts_with=prefix or None, include=include, results_per_page=PAGE_SIZE
-                ).by_page(continuation_token=marker or None)
-                for items in pages:
-                    yield from (_remote(item) for item in items if not self._is_directory(item))
-                return
-            files, marker = page
-            yield from files
-            if not marker:
-                return
+    def _list_page(
+        self, prefix: str, marker: str, delimiter: str = ""
+    ) -> tuple[builtins.list[RemoteFile | RemoteDirectory], str] | None:
+        """One page of a listing and the next marker ("" at the end); None: not a plain success.
 
-    def _list_page(self, prefix: str, marker: str) -> tuple[builtins.list[RemoteFile], str] | None:
-        """One page of a flat listing and the next marker ("" at the end); None: not a plain success."""
+        With a ``delimiter``, the page's virtual directories come first, then its blobs, as the SDK
+        gives them."""
         import xml.etree.ElementTree as ElementTree
 
         query = {"restype": "container", "comp": "list", "maxresults": str(PAGE_SIZE)}
         if prefix:
             query["prefix"] = prefix
+        if delimiter:
+            query["delimiter"] = delimiter
         if marker:
             query["marker"] = marker
         if self._hierarchical:
@@ -125,10 +138,13 @@ class BlobStore:
             return None
         try:
             root = ElementTree.fromstring(body)
+            prefixes: builtins.list[RemoteFile | RemoteDirectory] = [
+                RemoteDirectory(_element_name(found).rstrip("/") + "/") for found in root.iterfind("Blobs/BlobPrefix")
+            ]
             listed = [self._listed(blob) for blob in root.iterfind("Blobs/Blob")]
         except (ElementTree.ParseError, ValueError):  # not what List Blobs answers: the SDK says what it is
             return None
-        return [remote for remote in listed if remote is not None], root.findtext("NextMarker") or ""
+        return prefixes + listed, root.findtext("NextMarker") or ""
 
     def _page_body(self, query: dict[str, str]) -> bytes | None:
         """A listing page's XML: first as one bare request when the container can send one (before
@@ -150,17 +166,14 @@ class BlobStore:
             response.close()
         return bytes(data)
 
-    def _listed(self, blob: Any) -> RemoteFile | None:
-        """A ``<Blob>`` of a listing as a file; None for a directory (a marker blob of Gen2)."""
+    def _listed(self, blob: Any) -> RemoteFile | RemoteDirectory:
+        """A ``<Blob>`` of a listing as a file, or a directory (a marker blob of Gen2)."""
         from email.utils import parsedate_to_datetime
 
-        element = blob.find("Name")
-        name = (element.text or "") if element is not None else ""
-        if element is not None and element.get("Encoded") == "true":  # names that XML cannot carry
-            name = unquote(name)
+        name = _element_name(blob)
         folder = blob.findtext("Metadata/hdi_isfolder") or ""
         if name.endswith("/") or folder.lower() == "true":
-            return None
+            return RemoteDirectory(name.rstrip("/") + "/")
         found = blob.find("Properties")
         props = {child.tag: child.text for child in found} if found is not None else {}  # one pass, not five
         md5 = props.get("Content-MD5")
@@ -380,6 +393,13 @@ def _read_exactly(source: Path, size: int) -> bytes:
     if len(data) != size:
         raise OSError(f"{source} changed while it was read")
     return data
+
+
+def _element_name(element: Any) -> str:
+    """The ``<Name>`` of a listed blob or prefix (percent-encoded when XML cannot carry it)."""
+    found = element.find("Name")
+    name: str = (found.text or "") if found is not None else ""
+    return unquote(name) if found is not None and found.get("Encoded") == "true" else name
 
 
 def _remote(props: Any) -> RemoteFile:

@@ -435,7 +435,7 @@ def test_a_library_call_of_run_leaves_the_process_settings_alone(tmp_path: Path)
 
 
 @pytest.mark.parametrize("credential", ["account_key", "sas_token"])
-def test_a_rerun_that_moves_nothing_never_loads_the_storage_sdk(
+def test_a_rerun_that_moves_nothing_or_a_listing_never_loads_the_storage_sdk(
     project: Project, azurite: Azurite, credential: str
 ) -> None:
     """Listing and comparing need only the standard library: one bare request signed like the SDK signs
@@ -457,13 +457,19 @@ def test_a_rerun_that_moves_nothing_never_loads_the_storage_sdk(
         "import sys; from reconciler.cli import run; rc = run(sys.argv[1:]); "
         f"print(rc, [m for m in sys.modules if m.startswith({heavy!r})])"
     )
-    again = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=project.root,
-        env=clean_env(project.env),
-        capture_output=True,
-        text=True,
-    )
-    lines = again.stdout.strip().splitlines()
-    assert lines[-1] == "0 []", again.stdout + again.stderr
-    assert "skipped 2 identical" in lines[-2]
+
+    def light(*command: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", code, *command],
+            cwd=project.root,
+            env=clean_env(project.env),
+            capture_output=True,
+            text=True,
+        )
+        lines = done.stdout.strip().splitlines()
+        assert lines[-1] == "0 []", done.stdout + done.stderr
+        return lines[:-1]
+
+    assert "skipped 2 identical" in light(*args)[-1]
+    listed = light("data", "ls", "azureml://datastores/landing/paths/r/", *args[-2:])  # a directory listing too
+    assert [line.split()[-1] for line in listed] == ["r/sub/", "r/a.txt"]

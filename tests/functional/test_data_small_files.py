@@ -1,5 +1,5 @@
 """Requests sent through the container client's own pipeline: small files (one Put Blob, one Get Blob
-each) and flat listings (``BlobStore._put``, ``_get``, ``_list_flat``).
+each) and flat listings (``BlobStore._put``, ``_get``, ``_list_pages``).
 
 Against Azurite, at the store level: what the fast path writes (Content-MD5, content type, an empty
 file), its conditions (a blob that appeared is a conflict; a replaced blob is not mixed in), that an
@@ -13,17 +13,18 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import AzureError
-from azure.storage.blob import ContentSettings
+from azure.storage.blob import BlobPrefix, ContentSettings
 
 import reconciler.data.blob
 from reconciler.data.blob import BlobStore, _remote
 from reconciler.data.ops import describe, open_store
 from reconciler.data.resolve import DataTarget
-from reconciler.data.store import ConflictError, RemoteFile
+from reconciler.data.store import ConflictError, RemoteDirectory, RemoteFile
 from tests.functional.data_support import md5
 from tests.functional.probe_support import unique
 from tests.services.azurite import Azurite
@@ -188,11 +189,63 @@ def test_a_flat_listing_reads_what_the_sdks_does_page_by_page(
             chunks.close()
 
 
-def test_a_failed_listing_is_the_sdks_error(azurite: Azurite) -> None:
+def _walked(client: Any, prefix: str, *, gen2: bool) -> list[RemoteFile | RemoteDirectory]:
+    """What the SDK's ``walk_blobs`` shows directly under ``prefix`` (a Gen2 directory once)."""
+    seen: set[str] = set()
+    out: list[RemoteFile | RemoteDirectory] = []
+    include = ["metadata"] if gen2 else None
+    for item in client.walk_blobs(name_starts_with=prefix, include=include, delimiter="/", results_per_page=2):
+        folder = gen2 and not isinstance(item, BlobPrefix) and (item.metadata or {}).get("hdi_isfolder") == "true"
+        if isinstance(item, BlobPrefix) or item.name.endswith("/") or folder:
+            name = item.name.rstrip("/") + "/"
+            if name not in seen:
+                seen.add(name)
+                out.append(RemoteDirectory(name))
+        else:
+            out.append(_remote(item))
+    return out
+
+
+def test_a_directory_listing_reads_what_the_sdks_walk_does_page_by_page(
+    azurite: Azurite, container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``data ls`` without ``--recursive``: the same entries in the same order, without the SDK."""
+    client = azurite.container_client(container)
+    names = ["p/a.txt", "p/sub/b c.csv", "p/ü/ß&?#%.bin", "p/x/y/z", "p/dir/", "p/folder", "p/folder/in", "p/\u00e9"]
+    for name in names:
+        folder = {"hdi_isfolder": "true"} if name == "p/folder" else None
+        client.upload_blob(name, name.encode(), metadata=folder)
+    monkeypatch.setattr(reconciler.data.blob, "PAGE_SIZE", 2)  # pages of two: markers followed
+    store, pool = open_store(_target(azurite, container), 2)
+    lake = DataTarget(
+        "lake",
+        "azure_data_lake_gen2",
+        azurite.blob_endpoint,
+        container,
+        store._container.credential,
+        "account_key",
+        "t",
+    )
+    gen2, gen2_pool = open_store(lake, 2)
+    try:
+        assert isinstance(store, BlobStore) and isinstance(gen2, BlobStore)
+        for prefix in ("p/", "", "p/folder/", "p/ü/", "none/"):
+            assert list(store.list(prefix, recursive=False)) == _walked(client, prefix, gen2=False), prefix
+            assert list(gen2.list(prefix, recursive=False)) == _walked(client, prefix, gen2=True), prefix
+        shown = [entry.name for entry in gen2.list("p/", recursive=False)]
+        assert shown.count("p/folder/") == 1 and "p/dir/" in shown and "p/a.txt" in shown
+    finally:
+        for opened, chunks in ((store, pool), (gen2, gen2_pool)):
+            opened.close()
+            chunks.close()
+
+
+@pytest.mark.parametrize("recursive", [True, False])
+def test_a_failed_listing_is_the_sdks_error(azurite: Azurite, recursive: bool) -> None:
     missing, pool = open_store(_target(azurite, unique("missing")), 2)
     try:
         with pytest.raises(AzureError) as raised:
-            list(missing.list("", recursive=True))
+            list(missing.list("", recursive=recursive))
         assert describe(raised.value).startswith("ContainerNotFound: "), describe(raised.value)
     finally:
         missing.close()
