@@ -187,6 +187,32 @@ class BlobStore:
         )
 
     def get(self, name: str) -> RemoteFile | None:
+        """The file ``name`` (None: there is none, or it is a directory) from one Get Blob Properties;
+        an answer other than success or "not found" is left to the SDK, which raises its error."""
+        from email.utils import parsedate_to_datetime
+
+        response = self._send("HEAD", name, {})
+        try:
+            status, headers = response.status_code, response.headers
+        finally:
+            response.close()
+        if status == 404:
+            return None
+        if status != 200:
+            return self._sdk_get(name)
+        if name.endswith("/") or (headers.get("x-ms-meta-hdi_isfolder") or "").lower() == "true":
+            return None
+        md5 = headers.get("Content-MD5")
+        modified = headers.get("Last-Modified")
+        return RemoteFile(
+            name=name,
+            size=int(headers.get("Content-Length") or 0),
+            md5=base64.b64decode(md5, validate=True) if md5 else None,
+            last_modified=parsedate_to_datetime(modified) if modified else None,
+            etag=headers.get("ETag"),
+        )
+
+    def _sdk_get(self, name: str) -> RemoteFile | None:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:

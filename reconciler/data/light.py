@@ -5,8 +5,8 @@ start-up is most of its time. So with an account key or a SAS, the first listing
 GET on the standard library (``connections.bare_get``, signed by ``signing.py``) before azure-core is
 even loaded; anything but a plain success is sent again through the plain pipeline
 (``pipeline.py``: azure-core's retries over ``http.client``), which is made on first use and also
-carries small files; the SDK's ``ContainerClient`` is made on first use too (large files, a
-single file's properties, any answer that is not a plain success). Token credentials (identity,
+carries small files and single files' properties; the SDK's ``ContainerClient`` is made on first
+use too (large files, any answer that is not a plain success). Token credentials (identity,
 service principal) go through the SDK from the start.
 """
 

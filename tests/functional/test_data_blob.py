@@ -337,7 +337,9 @@ def test_a_wrong_key_fails_with_the_storages_reason_and_no_secret(
     make_tree(project.root / "tree", {"a.txt": b"a"})
     for args in (
         ("ls", "azureml://datastores/landing/paths/"),
+        ("ls", "azureml://datastores/landing/paths/a.txt"),  # one file's properties first
         ("upload", "tree", "azureml://datastores/landing/paths/w"),
+        ("upload", "tree/a.txt", "azureml://datastores/landing/paths/w.txt"),
     ):
         result = run_data(project, azurite.endpoint_for_manifest, *args, "-vv", env={"KEY": wrong})
         assert result.code == 1, result.all

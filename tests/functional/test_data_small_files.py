@@ -14,10 +14,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from azure.core.credentials import AzureNamedKeyCredential
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 from azure.storage.blob import BlobPrefix, ContentSettings
 
 import reconciler.data.blob
@@ -238,6 +239,34 @@ def test_a_directory_listing_reads_what_the_sdks_walk_does_page_by_page(
         for opened, chunks in ((store, pool), (gen2, gen2_pool)):
             opened.close()
             chunks.close()
+
+
+def test_one_files_properties_read_as_the_sdk_reads_them(store: BlobStore, azurite: Azurite, container: str) -> None:
+    """``get`` (``ls`` of a file, a single upload or download) is one HEAD, read as ``get_blob_properties``."""
+    client = azurite.container_client(container)
+    client.upload_blob("f/plain.txt", b"abc")  # the service computes the MD5
+    client.upload_blob("f/set.csv", b"x", content_settings=ContentSettings(content_md5=bytearray(md5(b"x"))))
+    client.upload_blob("f/folder", b"", metadata={"hdi_isfolder": "true"})
+    client.upload_blob("f/dir/", b"")
+    client.upload_blob("f/ü ß&?#%.bin", b"odd name")
+    blocks = client.get_blob_client("f/blocks.bin")
+    blocks.stage_block("block-1", b"12345")
+    blocks.commit_block_list(["block-1"])  # no MD5 at all
+    for name in ("f/plain.txt", "f/set.csv", "f/folder", "f/dir/", "f/ü ß&?#%.bin", "f/blocks.bin", "f/none", "f"):
+        try:
+            props = client.get_blob_client(name).get_blob_properties()
+        except ResourceNotFoundError:
+            expected = None
+        else:
+            expected = None if store._is_directory(props) else _remote(props)
+        assert store.get(name) == expected, name
+    assert store.get("f/blocks.bin") == RemoteFile("f/blocks.bin", 5, None, ANY, ANY)
+    missing, pool = open_store(_target(azurite, unique("missing")), 2)
+    try:
+        assert missing.get("anything") is None  # as the SDK's ContainerNotFound: nothing there
+    finally:
+        missing.close()
+        pool.close()
 
 
 @pytest.mark.parametrize("recursive", [True, False])
