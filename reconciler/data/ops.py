@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -307,21 +306,29 @@ def _hash_present_while(dest: Path, listing: Background[Any]) -> dict[Path, tupl
     """MD5s (with size and modification time) of the smaller regular files under ``dest``, until
     ``listing`` has arrived: the wait is otherwise idle, and a re-run's files are all there.
 
-    Symbolic links are neither followed nor hashed. Whatever is not hashed yet when the listing
-    arrives is hashed by the engine's workers, as it would be without this."""
+    Read entry by entry, so even a huge directory costs no more than the wait. Symbolic links are
+    neither followed nor hashed. Whatever is not hashed yet when the listing arrives is hashed by
+    the engine's workers, as it would be without this."""
     found: dict[Path, tuple[bytes, tuple[int, int]]] = {}
     if not dest.is_dir() or dest.is_symlink():
         return found
-    for directory, dirs, names in os.walk(dest, followlinks=False):
-        dirs.sort()
-        for name in sorted(names):
-            if listing.done() or len(found) >= MAX_FILES:
-                return found
-            path = Path(directory, name)
-            try:
-                info = os.lstat(path)
-                if stat.S_ISREG(info.st_mode) and info.st_size <= PREHASH_MAX_SIZE:
-                    found[path] = (md5_file(path), (info.st_size, info.st_mtime_ns))
-            except OSError:  # reported by the engine if the file is one to download
-                continue
+    pending = [dest]
+    while pending:
+        try:
+            entries = os.scandir(pending.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                if listing.done() or len(found) >= MAX_FILES:
+                    return found
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        if info.st_size <= PREHASH_MAX_SIZE:
+                            found[Path(entry.path)] = (md5_file(Path(entry.path)), (info.st_size, info.st_mtime_ns))
+                except OSError:  # reported by the engine if the file is one to download
+                    continue
     return found

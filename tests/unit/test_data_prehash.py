@@ -145,6 +145,9 @@ def test_download_hashing_leaves_symbolic_links_and_other_files_alone(tmp_path: 
     (dest / "linked").symlink_to(outside, target_is_directory=True)
     present = ops._hash_present_while(dest, Background(lambda: time.sleep(0.3)))
     assert sorted(path.relative_to(dest).as_posix() for path in present) == sorted(tree)
+    arrived = Background(lambda: None)
+    arrived.result()
+    assert ops._hash_present_while(dest, arrived) == {}  # nothing read once the listing is there
 
 
 def test_a_failed_listing_is_reported_as_before(tmp_path: Path) -> None:
