@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from reconciler.data.chunks import CHUNK_SIZE, ChunkPool, gather
-from reconciler.data.store import Cancelled, ConflictError, OnBytes, RemoteDirectory, RemoteFile
+from reconciler.data.store import Cancelled, ConflictError, OnBytes, OnWritten, RemoteDirectory, RemoteFile
 
 #: Azure's limit on blocks per blob; larger files get larger blocks.
 MAX_BLOCKS = 50_000
@@ -291,12 +291,12 @@ class BlobStore:
             raise Cancelled
         return digest.digest(), ids
 
-    def download(self, remote: RemoteFile, fd: int, *, on_bytes: OnBytes, cancel: threading.Event) -> None:
+    def download(self, remote: RemoteFile, fd: int, *, on_written: OnWritten, cancel: threading.Event) -> None:
         from azure.core import MatchConditions
 
         if remote.size == 0:
             return
-        if remote.size <= CHUNK_SIZE and self._get(remote, fd, on_bytes, cancel):
+        if remote.size <= CHUNK_SIZE and self._get(remote, fd, on_written, cancel):
             return
         blob = self._container.get_blob_client(remote.name)
         conditions: dict[str, Any] = (
@@ -309,7 +309,7 @@ class BlobStore:
                 break
             length = min(CHUNK_SIZE, remote.size - offset)
             self._pool.budget.acquire(length, cancel)
-            job = partial(_fetch, blob, fd, offset, length, conditions, on_bytes)
+            job = partial(_fetch, blob, fd, offset, length, conditions, on_written)
             futures.append(self._pool.submit_held(length, job, failed))
         gather(futures)
         if cancel.is_set() or len(futures) * CHUNK_SIZE < remote.size:
@@ -367,7 +367,7 @@ class BlobStore:
         finally:
             response.close()
 
-    def _get(self, remote: RemoteFile, fd: int, on_bytes: OnBytes, cancel: threading.Event) -> bool:
+    def _get(self, remote: RemoteFile, fd: int, on_written: OnWritten, cancel: threading.Event) -> bool:
         """One Get Blob of the listed version into ``fd``; False: ask the SDK instead."""
         self._pool.budget.acquire(remote.size, cancel)
         try:
@@ -388,7 +388,7 @@ class BlobStore:
             os.pwrite(fd, data, 0)
         finally:
             self._pool.budget.release(remote.size)
-        on_bytes(remote.size)
+        on_written(0, remote.size)
         return True
 
     def close(self) -> None:
@@ -404,13 +404,13 @@ def _stage(blob: Any, block_id: str, data: bytes, on_bytes: OnBytes) -> None:
     on_bytes(len(data))
 
 
-def _fetch(blob: Any, fd: int, offset: int, length: int, conditions: dict[str, Any], on_bytes: OnBytes) -> None:
+def _fetch(blob: Any, fd: int, offset: int, length: int, conditions: dict[str, Any], on_written: OnWritten) -> None:
     # decompress=False: the bytes as stored, which the Content-MD5 describes, whatever the Content-Encoding
     data = blob.download_blob(offset=offset, length=length, max_concurrency=1, decompress=False, **conditions).readall()
     if len(data) != length:
         raise OSError(f"expected {length} bytes at offset {offset}, received {len(data)}")
     os.pwrite(fd, data, offset)
-    on_bytes(length)
+    on_written(offset, length)
 
 
 def _read_exactly(source: Path, size: int) -> bytes:

@@ -8,6 +8,7 @@ file sizes and the ``--concurrency`` are.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -175,3 +176,63 @@ def md5_file(path: Path, cancel: threading.Event | None = None) -> bytes:
                 raise Cancelled
             digest.update(piece)
     return digest.digest()
+
+
+class InOrderDigest:
+    """The MD5 of a file that is written in ranges in any order, computed as the written ranges
+    become contiguous (read back from the open file, which the page cache still holds).
+
+    A download's ranges arrive out of order from parallel requests; hashing each contiguous run as
+    soon as it exists overlaps the check with the rest of the download, instead of reading the whole
+    file again after it. Whoever reports a range hashes what it completes, unless another worker is
+    hashing already (that one carries on); :meth:`finish` hashes whatever was not reported.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._hashed = 0
+        self._ready: dict[int, int] = {}  # offset -> length: written, not hashed yet
+        self._state = threading.Lock()
+        self._hashing = threading.Lock()
+
+    def written(self, offset: int, length: int) -> None:
+        """``length`` bytes at ``offset`` are in the file (called from any worker)."""
+        with self._state:
+            self._ready[offset] = length
+        while self._hashing.acquire(blocking=False):
+            try:
+                self._hash_ready()
+            finally:
+                self._hashing.release()
+            with self._state:  # a range completed while the lock was held may still be waiting
+                if self._hashed not in self._ready:
+                    return
+
+    def finish(self, size: int, cancel: threading.Event | None = None) -> bytes:
+        """The digest of the file's first ``size`` bytes, hashing whatever is left now."""
+        with self._hashing:
+            self._hash_ready()
+            self._hash(self._hashed, size - self._hashed, cancel)
+            self._hashed = size
+        return self._md5.digest()
+
+    def _hash_ready(self) -> None:
+        while True:
+            with self._state:
+                length = self._ready.pop(self._hashed, None)
+            if length is None:
+                return
+            self._hash(self._hashed, length)
+            self._hashed += length
+
+    def _hash(self, offset: int, length: int, cancel: threading.Event | None = None) -> None:
+        end = offset + length
+        while offset < end:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+            piece = os.pread(self._fd, min(READ_SIZE, end - offset), offset)
+            if not piece:
+                raise OSError(f"the file ended at {offset} bytes, before {end}")
+            self._md5.update(piece)
+            offset += len(piece)

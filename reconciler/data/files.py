@@ -22,7 +22,7 @@ from typing import Any
 
 from reconciler.data.blob import content_type
 from reconciler.data.chunks import CHUNK_SIZE, ChunkPool, gather
-from reconciler.data.store import Cancelled, ConflictError, OnBytes, RemoteDirectory, RemoteFile
+from reconciler.data.store import Cancelled, ConflictError, OnBytes, OnWritten, RemoteDirectory, RemoteFile
 
 #: The File service's largest Put Range.
 RANGE_SIZE = CHUNK_SIZE
@@ -140,7 +140,7 @@ class FileShareStore:
             with self._lock:
                 self._made.add(path)
 
-    def download(self, remote: RemoteFile, fd: int, *, on_bytes: OnBytes, cancel: threading.Event) -> None:
+    def download(self, remote: RemoteFile, fd: int, *, on_written: OnWritten, cancel: threading.Event) -> None:
         client = self._share.get_file_client(remote.name)
         failed = threading.Event()
         futures = []
@@ -150,7 +150,7 @@ class FileShareStore:
             length = min(RANGE_SIZE, remote.size - offset)
             self._pool.budget.acquire(length, cancel)
             futures.append(
-                self._pool.submit_held(length, partial(_fetch, client, fd, offset, length, on_bytes), failed)
+                self._pool.submit_held(length, partial(_fetch, client, fd, offset, length, on_written), failed)
             )
         gather(futures)
         if cancel.is_set() or len(futures) * RANGE_SIZE < remote.size:
@@ -165,12 +165,12 @@ def _put_range(client: Any, data: bytes, offset: int, on_bytes: OnBytes) -> None
     on_bytes(len(data))
 
 
-def _fetch(client: Any, fd: int, offset: int, length: int, on_bytes: OnBytes) -> None:
+def _fetch(client: Any, fd: int, offset: int, length: int, on_written: OnWritten) -> None:
     data = client.download_file(offset=offset, length=length, max_concurrency=1).readall()
     if len(data) != length:
         raise OSError(f"expected {length} bytes at offset {offset}, received {len(data)}")
     os.pwrite(fd, data, offset)
-    on_bytes(length)
+    on_written(offset, length)
 
 
 def _delete_quietly(client: Any) -> None:

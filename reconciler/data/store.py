@@ -2,7 +2,8 @@
 
 One implementation per service (:mod:`reconciler.data.blob`, :mod:`reconciler.data.files`). The
 transfer engine decides what to move; a store only moves one file, in chunks, and reports bytes as
-they go so the progress bar follows the wire, not the file count.
+they go so the progress bar follows the wire, not the file count (and a download's ranges, so its
+Content-MD5 is checked while it arrives).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Protocol
 
 #: Bytes moved so far, reported from worker threads.
 OnBytes = Callable[[int], None]
+#: A download's range now in the file: offset and length, reported from worker threads.
+OnWritten = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,9 @@ class Store(Protocol):
         """Write ``source`` as ``name``, visible only when complete, with its Content-MD5 set (returned)."""
         ...
 
-    def download(self, remote: RemoteFile, fd: int, *, on_bytes: OnBytes, cancel: threading.Event) -> None:
-        """Write the file's bytes at their offsets into the open file ``fd`` (already sized)."""
+    def download(self, remote: RemoteFile, fd: int, *, on_written: OnWritten, cancel: threading.Event) -> None:
+        """Write the file's bytes at their offsets into the open file ``fd`` (already sized), reporting
+        each range once it is written."""
         ...
 
     def close(self) -> None: ...

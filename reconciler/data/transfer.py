@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.data.chunks import md5_file
+from reconciler.data.chunks import InOrderDigest, md5_file
 from reconciler.data.paths import UnsafeName, download_target
 from reconciler.data.store import Cancelled, ConflictError, RemoteFile, Store
 
@@ -294,15 +294,23 @@ class Engine:
             dest.parent.mkdir(parents=True, exist_ok=True)
             download_target(task.root, rel)
         tmp = dest.with_name(f".{dest.name[:200]}.{secrets.token_hex(4)}.reconciler-part")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
             try:
                 os.ftruncate(fd, remote.size)
-                self.store.download(remote, fd, on_bytes=self.progress.advance, cancel=self.cancel)
+                # The Content-MD5 check, computed while the ranges arrive.
+                digest = InOrderDigest(fd) if remote.md5 is not None else None
+
+                def written(offset: int, length: int) -> None:
+                    self.progress.advance(length)
+                    if digest is not None:
+                        digest.written(offset, length)
+
+                self.store.download(remote, fd, on_written=written, cancel=self.cancel)
+                if digest is not None and digest.finish(remote.size, self.cancel) != remote.md5:
+                    raise OSError("the downloaded bytes do not match the file's Content-MD5")
             finally:
                 os.close(fd)
-            if remote.md5 is not None and md5_file(tmp, self.cancel) != remote.md5:
-                raise OSError("the downloaded bytes do not match the file's Content-MD5")
             if remote.last_modified is not None:
                 stamp = remote.last_modified.timestamp()
                 os.utime(tmp, (stamp, stamp))

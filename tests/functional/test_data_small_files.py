@@ -61,7 +61,7 @@ def _download(store: BlobStore, remote: RemoteFile, dest: Path) -> bytes:
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.ftruncate(fd, remote.size)
-        store.download(remote, fd, on_bytes=lambda _: None, cancel=threading.Event())
+        store.download(remote, fd, on_written=lambda *_: None, cancel=threading.Event())
     finally:
         os.close(fd)
     return dest.read_bytes()

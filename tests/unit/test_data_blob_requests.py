@@ -105,7 +105,7 @@ def test_a_small_download_never_takes_more_than_the_listed_size(tmp_path: Path) 
         for body, received in ((b"x" * 4096, "more"), (b"xy", "2")):
             container = FakeContainer(FakeResponse(200, body))
             with pytest.raises(OSError, match=f"expected 4 bytes, received {received}"):
-                _store(container).download(remote, fd, on_bytes=lambda _: None, cancel=threading.Event())
+                _store(container).download(remote, fd, on_written=lambda *_: None, cancel=threading.Event())
             assert container.requests[0].headers["If-Match"] == "0x1"
     finally:
         os.close(fd)
