@@ -168,29 +168,18 @@ class BlobStore:
 
     def _listed(self, blob: Any) -> RemoteFile | RemoteDirectory:
         """A ``<Blob>`` of a listing as a file, or a directory (a marker blob of Gen2)."""
-        from email.utils import parsedate_to_datetime
-
         name = _element_name(blob)
-        folder = blob.findtext("Metadata/hdi_isfolder") or ""
-        if name.endswith("/") or folder.lower() == "true":
+        if _marks_directory(name, blob.findtext("Metadata/hdi_isfolder")):
             return RemoteDirectory(name.rstrip("/") + "/")
         found = blob.find("Properties")
         props = {child.tag: child.text for child in found} if found is not None else {}  # one pass, not five
-        md5 = props.get("Content-MD5")
-        modified = props.get("Last-Modified")
-        return RemoteFile(
-            name=name,
-            size=int(props.get("Content-Length") or 0),
-            md5=base64.b64decode(md5, validate=True) if md5 else None,
-            last_modified=parsedate_to_datetime(modified) if modified else None,
-            etag=props.get("Etag"),
+        return _file(
+            name, props.get("Content-Length"), props.get("Content-MD5"), props.get("Last-Modified"), props.get("Etag")
         )
 
     def get(self, name: str) -> RemoteFile | None:
         """The file ``name`` (None: there is none, or it is a directory) from one Get Blob Properties;
         an answer other than success or "not found" is left to the SDK, which raises its error."""
-        from email.utils import parsedate_to_datetime
-
         response = self._send("HEAD", name, {})
         try:
             status, headers = response.status_code, response.headers
@@ -200,16 +189,14 @@ class BlobStore:
             return None
         if status != 200:
             return self._sdk_get(name)
-        if name.endswith("/") or (headers.get("x-ms-meta-hdi_isfolder") or "").lower() == "true":
+        if _marks_directory(name, headers.get("x-ms-meta-hdi_isfolder")):
             return None
-        md5 = headers.get("Content-MD5")
-        modified = headers.get("Last-Modified")
-        return RemoteFile(
-            name=name,
-            size=int(headers.get("Content-Length") or 0),
-            md5=base64.b64decode(md5, validate=True) if md5 else None,
-            last_modified=parsedate_to_datetime(modified) if modified else None,
-            etag=headers.get("ETag"),
+        return _file(
+            name,
+            headers.get("Content-Length"),
+            headers.get("Content-MD5"),
+            headers.get("Last-Modified"),
+            headers.get("ETag"),
         )
 
     def _sdk_get(self, name: str) -> RemoteFile | None:
@@ -222,8 +209,7 @@ class BlobStore:
         return None if self._is_directory(props) else _remote(props)
 
     def _is_directory(self, props: Any) -> bool:
-        metadata = props.metadata or {}
-        return bool(props.name.endswith("/") or str(metadata.get("hdi_isfolder", "")).lower() == "true")
+        return _marks_directory(props.name, str((props.metadata or {}).get("hdi_isfolder", "")))
 
     # ------------------------------------------------------------------ writing
 
@@ -426,6 +412,24 @@ def _element_name(element: Any) -> str:
     found = element.find("Name")
     name: str = (found.text or "") if found is not None else ""
     return unquote(name) if found is not None and found.get("Encoded") == "true" else name
+
+
+def _marks_directory(name: str, hdi_isfolder: str | None) -> bool:
+    """A blob that stands for a directory: a name ending in "/", or Gen2's folder marker."""
+    return name.endswith("/") or (hdi_isfolder or "").lower() == "true"
+
+
+def _file(name: str, length: str | None, md5: str | None, modified: str | None, etag: str | None) -> RemoteFile:
+    """A file from its properties as the service writes them (a listing's XML, or a HEAD's headers)."""
+    from email.utils import parsedate_to_datetime
+
+    return RemoteFile(
+        name=name,
+        size=int(length or 0),
+        md5=base64.b64decode(md5, validate=True) if md5 else None,
+        last_modified=parsedate_to_datetime(modified) if modified else None,
+        etag=etag,
+    )
 
 
 def _remote(props: Any) -> RemoteFile:
