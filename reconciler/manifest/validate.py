@@ -266,7 +266,7 @@ def _head() -> Check:
             "workspace": _Field(lambda value: _call(v.workspace_uri, _nullable(workspace)(value)), default=None),
             "owner": _optional(_text(v.OWNER_NAME)),
             "default_datastore": _optional(_text(v.DATASTORE_NAME)),
-            "datastores": _Field(_list(), default=list),
+            "datastores": _Field(_list(_entry), default=list),
             "policy": _Field(_policy, default=None),
             "removed": _Field(_list(removed, max_length=v.MAX_ENTRIES), default=list),
             "vars": _Field(_dict(_text(v.VARIABLE_NAME), _text(v.VARIABLE_VALUE)), default=dict),
@@ -298,33 +298,31 @@ VALIDATORS = _Checks()
 _HEAD = "(manifest)"
 
 
+def _entry(data: Any) -> DatastoreRecord:
+    """One datastore entry, checked as its ``type`` declares."""
+    kind = data.get("type") if type(data) is dict else None
+    if type(kind) is not str or kind not in catalog.TYPES:
+        raise _REFUSED
+    spec = catalog.TYPES[kind]
+    record: DatastoreRecord = VALIDATORS.get(kind, lambda: _datastore(spec))(data)
+    return record
+
+
 def accept(data: Any) -> ManifestRecord | None:
     """The manifest as records if these checks accept it, else None (the reference decides)."""
     try:
         head: ManifestRecord = VALIDATORS.get(_HEAD, _head)(data)
     except _Refused:
         return None
-    entries = []
-    for entry in head.datastores:
-        record = accept_entry(entry)
-        if record is None:
-            return None
-        entries.append(record)
-    object.__setattr__(head, "__dict__", {**head.__dict__, "datastores": entries})
     return head
 
 
 def accept_entry(data: Any) -> DatastoreRecord | None:
     """One datastore entry as a record if these checks accept it, else None."""
-    kind = data.get("type") if type(data) is dict else None
-    if type(kind) is not str or kind not in catalog.TYPES:
-        return None
-    spec = catalog.TYPES[kind]
     try:
-        record: DatastoreRecord = VALIDATORS.get(kind, lambda: _datastore(spec))(data)
+        return _entry(data)
     except _Refused:
         return None
-    return record
 
 
 def validate_manifest(data: Any) -> ManifestRecord:
