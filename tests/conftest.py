@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,21 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["RECONCILER_ALLOW_ENDPOINTS"] = "127.0.0.1,localhost,[::1]"
     env.update(extra or {})
     return env
+
+
+def modules_after(args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> tuple[set[str], str]:
+    """The modules a CLI run (``run(args)`` in a fresh interpreter) loaded, and its standard output.
+    The run must exit 0."""
+    code = (
+        "import sys; from reconciler.cli import run; "
+        "rc = run(sys.argv[1:]); print(rc, ' '.join(sorted(sys.modules)), file=sys.stderr)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=clean_env(env), cwd=cwd
+    )
+    rc, _, modules = out.stderr.strip().splitlines()[-1].partition(" ")
+    assert rc == "0", out.stdout + out.stderr
+    return set(modules.split()), out.stdout
 
 
 @dataclass

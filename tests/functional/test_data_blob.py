@@ -17,7 +17,7 @@ import pytest
 from reconciler.backends.base import WriteRequest
 from reconciler.backends.local import LocalWorkspace
 from tests.builders import declared
-from tests.conftest import Project, clean_env
+from tests.conftest import Project, clean_env, modules_after
 from tests.functional.data_support import (
     data_manifest,
     make_tree,
@@ -362,26 +362,9 @@ def test_a_data_process_loads_only_what_it_uses(project: Project, azurite: Azuri
         "azure.mgmt.core",
         "reconciler.engine",
     )
-    code = (
-        "import sys; from reconciler.cli import run; rc = run(sys.argv[1:]); "
-        f"print(rc, [m for m in {unwanted!r} if m in sys.modules])"
-    )
-    args = [
-        "data",
-        "upload",
-        "tree",
-        "azureml://datastores/landing/paths/s/",
-        "--allow-endpoint",
-        azurite.endpoint_for_manifest,
-    ]
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=project.root,
-        env=clean_env(project.env),
-        capture_output=True,
-        text=True,
-    )
-    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stdout + out.stderr
+    args = ["data", "upload", "tree", "azureml://datastores/landing/paths/s/"]
+    modules, _ = modules_after([*args, "--allow-endpoint", azurite.endpoint_for_manifest], project.root, project.env)
+    assert [m for m in unwanted if m in modules] == []
 
 
 def test_a_data_process_ends_without_teardown_and_loses_no_output(
@@ -455,22 +438,11 @@ def test_a_rerun_that_moves_nothing_or_a_listing_never_loads_the_storage_sdk(
     first = project.run(*args)
     assert first.code == 0 and summary(first).startswith("Uploaded 2 files"), first.all
     heavy = ("azure", "requests", "urllib3", "reconciler.azure", "pydantic_core", "pydantic.main")
-    code = (
-        "import sys; from reconciler.cli import run; rc = run(sys.argv[1:]); "
-        f"print(rc, [m for m in sys.modules if m.startswith({heavy!r})])"
-    )
 
     def light(*command: str) -> list[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", code, *command],
-            cwd=project.root,
-            env=clean_env(project.env),
-            capture_output=True,
-            text=True,
-        )
-        lines = done.stdout.strip().splitlines()
-        assert lines[-1] == "0 []", done.stdout + done.stderr
-        return lines[:-1]
+        modules, out = modules_after(command, project.root, project.env)
+        assert [m for m in modules if m.startswith(heavy)] == [], out
+        return out.strip().splitlines()
 
     assert "skipped 2 identical" in light(*args)[-1]
     listed = light("data", "ls", "azureml://datastores/landing/paths/r/", *args[-2:])  # a directory listing too

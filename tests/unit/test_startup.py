@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pydantic.plugin._schema_validator as schema_validator
 
-from tests.conftest import clean_env
+from tests.conftest import clean_env, modules_after
 
 
 def test_pydantic_only_needs_get_plugins_from_the_loader():
@@ -33,17 +33,6 @@ QUICKSTART = REPO / "examples" / "quickstart" / "datastores.yaml"
 
 
 # --------------------------------------------------------------------------- what start-up loads
-
-
-def _modules_after(args: list[str], cwd: Path) -> set[str]:
-    code = (
-        "import sys; from reconciler.cli import run; "
-        f"rc = run({args!r}); print(rc, ' '.join(sorted(sys.modules)), file=sys.stderr)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), cwd=cwd)
-    rc, _, modules = out.stderr.strip().splitlines()[-1].partition(" ")
-    assert rc == "0", out.stdout + out.stderr
-    return set(modules.split())
 
 
 def _loaded(modules: set[str], prefixes: tuple[str, ...]) -> list[str]:
@@ -73,7 +62,7 @@ NEVER_AT_START_UP = (
 
 def test_validate_loads_only_what_checking_a_manifest_needs(tmp_path: Path) -> None:
     """``benchmarks/bench_startup.py`` measures the cost; this keeps the modules it avoids avoided."""
-    modules = _modules_after(["validate", "-f", str(QUICKSTART)], tmp_path)
+    modules, _ = modules_after(["validate", "-f", str(QUICKSTART)], tmp_path)
     heavy = (
         *NEVER_AT_START_UP,
         *OTHER_COMMANDS,
@@ -93,7 +82,7 @@ def test_validate_loads_only_what_checking_a_manifest_needs(tmp_path: Path) -> N
 
 def test_a_local_plan_loads_neither_the_applier_nor_the_arm_clients(tmp_path: Path) -> None:
     workspace = f"local:{tmp_path / 'ws.db'}"
-    modules = _modules_after(["plan", "-f", str(QUICKSTART), "--workspace", workspace], tmp_path)
+    modules, _ = modules_after(["plan", "-f", str(QUICKSTART), "--workspace", workspace], tmp_path)
     heavy = (
         *NEVER_AT_START_UP,
         *OTHER_COMMANDS,
