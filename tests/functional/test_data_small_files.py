@@ -52,6 +52,20 @@ def store(azurite: Azurite, container: str) -> Iterator[BlobStore]:
     pool.close()
 
 
+def _open_gen2(azurite: Azurite, container: str, store: BlobStore) -> tuple[Any, Any]:
+    """The same container as an ADLS Gen2 filesystem (listings include metadata), with ``store``'s key."""
+    target = DataTarget(
+        "lake",
+        "azure_data_lake_gen2",
+        azurite.blob_endpoint,
+        container,
+        store._container.credential,
+        "account_key",
+        "t",
+    )
+    return open_store(target, 2)
+
+
 def _upload(store: BlobStore, path: Path, name: str, *, overwrite: bool = False) -> bytes:
     size = path.stat().st_size
     return store.upload(path, name, size, overwrite=overwrite, on_bytes=lambda _: None, cancel=threading.Event())
@@ -158,18 +172,7 @@ def test_a_flat_listing_reads_what_the_sdks_does_page_by_page(
         client.upload_blob(name, name.encode(), metadata=folder, content_settings=settings)
     monkeypatch.setattr(reconciler.data.blob, "PAGE_SIZE", 2)  # four pages: markers followed
     store, pool = open_store(_target(azurite, container), 2)
-    gen2, gen2_pool = open_store(
-        DataTarget(
-            "lake",
-            "azure_data_lake_gen2",
-            azurite.blob_endpoint,
-            container,
-            store._container.credential,
-            "account_key",
-            "t",
-        ),
-        2,
-    )
+    gen2, gen2_pool = _open_gen2(azurite, container, store)
     try:
         assert isinstance(store, BlobStore) and isinstance(gen2, BlobStore)
         listed = list(store.list("p/", recursive=True))
@@ -218,16 +221,7 @@ def test_a_directory_listing_reads_what_the_sdks_walk_does_page_by_page(
         client.upload_blob(name, name.encode(), metadata=folder)
     monkeypatch.setattr(reconciler.data.blob, "PAGE_SIZE", 2)  # pages of two: markers followed
     store, pool = open_store(_target(azurite, container), 2)
-    lake = DataTarget(
-        "lake",
-        "azure_data_lake_gen2",
-        azurite.blob_endpoint,
-        container,
-        store._container.credential,
-        "account_key",
-        "t",
-    )
-    gen2, gen2_pool = open_store(lake, 2)
+    gen2, gen2_pool = _open_gen2(azurite, container, store)
     try:
         assert isinstance(store, BlobStore) and isinstance(gen2, BlobStore)
         for prefix in ("p/", "", "p/folder/", "p/ü/", "none/"):
