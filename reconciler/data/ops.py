@@ -323,12 +323,13 @@ def _hash_present_while(dest: Path, listing: Background[Any]) -> dict[Path, tupl
                 if listing.done() or len(found) >= MAX_FILES:
                     return found
                 try:
+                    path = Path(entry.path)
                     if entry.is_dir(follow_symlinks=False):
-                        pending.append(Path(entry.path))
+                        pending.append(path)
                     elif entry.is_file(follow_symlinks=False):
                         info = entry.stat(follow_symlinks=False)
                         if info.st_size <= PREHASH_MAX_SIZE:
-                            found[Path(entry.path)] = (md5_file(Path(entry.path)), (info.st_size, info.st_mtime_ns))
+                            found[path] = (md5_file(path), (info.st_size, info.st_mtime_ns))
                 except OSError:  # reported by the engine if the file is one to download
                     continue
     return found

@@ -191,19 +191,21 @@ class Engine:
 
     # ------------------------------------------------------------------ upload
 
-    def _known_identical(self, task: Task) -> Result | None:
-        """Skipped at once: the listing's MD5 equals the local digest computed while it was on its way."""
+    def _digest_listed(self, task: Task) -> bool:
+        """The local digest computed while the listing was on its way is the listing's size and MD5."""
         remote = task.remote
-        if (
+        return (
             task.md5 is not None
             and remote is not None
             and self.store.listing_has_md5
             and remote.size == task.size
             and remote.md5 == task.md5
             and not task.refused
-        ):
-            return self._skip(task)
-        return None
+        )
+
+    def _known_identical(self, task: Task) -> Result | None:
+        """Skipped at once: the listing's MD5 equals the local digest computed while it was on its way."""
+        return self._skip(task) if self._digest_listed(task) else None
 
     def _upload_one(self, task: Task) -> Result:
         remote = task.remote
@@ -238,22 +240,14 @@ class Engine:
     def _known_present(self, task: Task) -> Result | None:
         """Skipped at once: the local file, unchanged since it was hashed while the listing was on its
         way, has the listing's size and MD5."""
-        remote = task.remote
-        if (
-            task.md5 is None
-            or task.hashed_as is None
-            or remote is None
-            or remote.md5 != task.md5
-            or not self.store.listing_has_md5
-            or task.refused
-        ):
+        if task.hashed_as is None or not self._digest_listed(task):
             return None
         try:
             info = os.lstat(task.local)
         except OSError:
             return None
         unchanged = stat.S_ISREG(info.st_mode) and (info.st_size, info.st_mtime_ns) == task.hashed_as
-        return self._skip(task) if unchanged and info.st_size == remote.size else None
+        return self._skip(task) if unchanged and info.st_size == task.size else None
 
     def _download_one(self, task: Task) -> Result:
         remote = task.remote
